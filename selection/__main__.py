@@ -1,0 +1,7 @@
+"""``python -m selection`` runs the command line."""
+
+import sys
+
+from selection.cli import main
+
+sys.exit(main())

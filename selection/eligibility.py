@@ -1,0 +1,78 @@
+"""Eligibility: every gate of the rubric, evaluated for every application.
+
+An application is eligible when it passes every gate. All the gates it fails
+are kept, with their reasons in French and English, so that a rejection
+letter can list them all rather than the first one found.
+
+>>> import pandas as pd
+>>> from selection.rubric import Rubric
+>>> rubric = Rubric.model_validate({
+...     "id": "demo", "title": {"fr": "Démo", "en": "Demo"},
+...     "eligibility": [{"id": "montant", "rule": "requested_amount <= 100000",
+...                      "reason": {"fr": "Montant trop élevé", "en": "Amount too high"}}],
+...     "criteria": [{"id": "c", "label": {"fr": "C", "en": "C"}, "weight": 1}]})
+>>> apps = pd.DataFrame({"application_id": ["A", "B"], "requested_amount": [50000, 150000]})
+>>> check_eligibility(apps, rubric).table["eligible"].tolist()
+[True, False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from selection.rubric import Rubric
+
+__all__ = ["EligibilityResult", "check_eligibility"]
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    """Per application: ``eligible``, the ids of the failed gates and their reasons.
+
+    ``table`` columns: application_id, eligible, failed_gates (ids joined by
+    ';'), reasons_fr and reasons_en (sentences joined by ' ').
+    ``gates`` has one boolean column per gate (True = passed).
+    """
+
+    table: pd.DataFrame
+    gates: pd.DataFrame
+
+    @property
+    def eligible(self) -> pd.Series:
+        return self.table["eligible"]
+
+    def failures_by_gate(self) -> dict[str, int]:
+        """How many applications fail each gate (an application may fail several)."""
+        return {gate: int((~self.gates[gate]).sum()) for gate in self.gates.columns}
+
+
+def check_eligibility(
+    applications: pd.DataFrame, rubric: Rubric, constants: Mapping[str, object] | None = None
+) -> EligibilityResult:
+    """Evaluate every gate of ``rubric`` on every application."""
+    passed = pd.DataFrame(index=applications.index)
+    for gate in rubric.eligibility:
+        passed[gate.id] = gate.expression.evaluate_bool(applications, constants).astype(bool)
+    failed = ~passed.to_numpy(dtype=bool) if len(passed.columns) else np.zeros((len(applications), 0), bool)
+    ids = np.array([g.id for g in rubric.eligibility], dtype=object)
+    reasons_fr = np.array([g.reason.fr for g in rubric.eligibility], dtype=object)
+    reasons_en = np.array([g.reason.en for g in rubric.eligibility], dtype=object)
+
+    def joined(labels: np.ndarray, sep: str) -> list[str]:
+        return [sep.join(labels[row]) for row in failed]
+
+    table = pd.DataFrame(
+        {
+            "application_id": applications["application_id"].to_numpy(),
+            "eligible": ~failed.any(axis=1),
+            "failed_gates": joined(ids, ";"),
+            "reasons_fr": joined(reasons_fr, " "),
+            "reasons_en": joined(reasons_en, " "),
+        },
+        index=applications.index,
+    )
+    return EligibilityResult(table=table, gates=passed)

@@ -1,0 +1,368 @@
+"""Turn raw tables into the canonical, typed tables the core works on.
+
+Columns are renamed through the program's mapping, cells are typed (money as
+integers from the moment it is read), regions and domains are matched to the
+program's canonical names. Every problem found is reported in one pass, each
+with its row and column, rather than stopping at the first.
+
+>>> from selection.program import load_program
+>>> from selection.io import read_table
+>>> program = load_program("examples/tamuri")
+>>> apps = prepare_applications(read_table("examples/tamuri/applications.csv"), program)
+>>> apps["requested_amount"].dtype
+Int64Dtype()
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from selection.allocation import AllocationConfig
+from selection.errors import InputDataError, Problem, did_you_mean
+from selection.program import CANONICAL_COLUMNS, Program
+
+__all__ = [
+    "REQUIRED_APPLICATION_COLUMNS",
+    "REVIEW_COLUMNS",
+    "REVIEWER_COLUMNS",
+    "prepare_applications",
+    "prepare_reviews",
+    "prepare_reviewers",
+    "parse_integers",
+    "parse_candidates",
+]
+
+REQUIRED_APPLICATION_COLUMNS = ("application_id", "organisation", "region", "requested_amount")
+REVIEW_COLUMNS = ("application_id", "reviewer_id", "criterion", "score")
+REVIEWER_COLUMNS = ("reviewer_id",)
+MAX_PROBLEMS = 20
+
+_TRUE = {"oui", "yes", "true", "vrai", "1", "o", "y", "x", "نعم"}
+_FALSE = {"non", "no", "false", "faux", "0", "n", "لا"}
+# Thousands separators people type in amounts: spaces (plain, no-break, thin) and
+# apostrophes; "45 000", "45 000" and "45'000" are all 45000.
+_THOUSANDS = re.compile(r"[\s\u00a0\u202f'’]")
+
+
+def _raise_if_any(problems: list[Problem]) -> None:
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda p: (p.row or 0, p.field or ""))
+    if len(problems) > MAX_PROBLEMS:
+        extra = len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS] + [
+            Problem(f"... and {extra} more problems of the same kinds", code="more")
+        ]
+    raise InputDataError(problems=problems)
+
+
+def _rows(mask: pd.Series) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of the true cells of ``mask``."""
+    return [int(i) + 2 for i in np.flatnonzero(mask.to_numpy(dtype=bool))]
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """Strings with surrounding blanks removed; blank cells become missing."""
+    text = column.astype("string").str.strip()
+    return text.mask(text.eq("")).astype(object).where(text.notna() & text.ne(""), None)
+
+
+def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number") -> tuple[pd.Series, list[Problem]]:
+    """Parse cells as integers (Int64, missing kept); one problem per bad cell.
+
+    Thousands separators (spaces, apostrophes) are accepted; decimals are
+    accepted only when they are whole ("45000.0"); anything else is an error.
+    """
+    if pd.api.types.is_integer_dtype(column):
+        return column.astype("Int64"), []
+    text = column.astype("string").str.replace(_THOUSANDS, "", regex=True)
+    numbers = pd.to_numeric(text, errors="coerce")
+    problems = []
+    bad = text.notna() & text.ne("") & (numbers.isna() | (numbers % 1 != 0))
+    for row in _rows(bad.fillna(False)):
+        problems.append(
+            Problem(
+                f"'{column.iloc[row - 2]}' is not {what}",
+                row=row,
+                field=field,
+                suggestion="write digits only, e.g. 45000",
+                code="not_a_number",
+            )
+        )
+    return numbers.where(~bad.fillna(False)).round().astype("Int64"), problems
+
+
+def _parse_floats(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.astype("float64"), []
+    text = column.astype("string").str.strip().str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (text.notna() & text.ne("") & numbers.isna()).fillna(False)
+    problems = [
+        Problem(f"'{column.iloc[row - 2]}' is not a number", row=row, field=field,
+                suggestion="write a number, e.g. 3.5", code="not_a_number")
+        for row in _rows(bad)
+    ]
+    return numbers, problems
+
+
+def _parse_booleans(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype("boolean"), []
+    folded = column.astype("string").str.strip().str.lower()
+    values = pd.Series(pd.NA, index=column.index, dtype="boolean")
+    values[folded.isin(_TRUE).fillna(False)] = True
+    values[folded.isin(_FALSE).fillna(False)] = False
+    bad = (folded.notna() & folded.ne("") & values.isna()).fillna(False)
+    problems = [
+        Problem(f"'{column.iloc[row - 2]}' is not yes or no", row=row, field=field,
+                suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
+        for row in _rows(bad)
+    ]
+    return values, problems
+
+
+def _parse_dates(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column, []
+    text = column.astype("string").str.strip()
+    iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    french = pd.to_datetime(text, errors="coerce", format="%d/%m/%Y")
+    dates = iso.fillna(french)
+    bad = (text.notna() & text.ne("") & dates.isna()).fillna(False)
+    problems = [
+        Problem(f"'{column.iloc[row - 2]}' is not a date", row=row, field=field,
+                suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
+        for row in _rows(bad)
+    ]
+    return dates, problems
+
+
+_PARSERS = {
+    "float": _parse_floats,
+    "bool": _parse_booleans,
+    "date": _parse_dates,
+}
+
+
+def _rename(raw: pd.DataFrame, mapping: dict[str, str], required: Sequence[str],
+            problems: list[Problem]) -> pd.DataFrame:
+    """Rename source columns to canonical names; report the missing ones."""
+    present = list(raw.columns)
+    renames = {}
+    for name, source in mapping.items():
+        if source in raw.columns:
+            renames[source] = name
+        elif name not in raw.columns and name in required:
+            problems.append(
+                Problem(
+                    f"column '{source}' (mapped to {name}) is missing",
+                    row=1,
+                    field=source,
+                    suggestion=did_you_mean(source, present),
+                    code="missing_column",
+                )
+            )
+    table = raw.rename(columns=renames)
+    for name in required:
+        if name not in table.columns and name not in mapping:
+            problems.append(
+                Problem(
+                    f"required column '{name}' is missing",
+                    row=1,
+                    field=name,
+                    suggestion=did_you_mean(name, present)
+                    + f" (map an existing column to '{name}' under 'columns:' in the program file)",
+                    code="missing_column",
+                )
+            )
+    return table
+
+
+def _check_unique_ids(ids: pd.Series, *, field: str, problems: list[Problem]) -> None:
+    blank = ids.isna()
+    for row in _rows(blank):
+        problems.append(Problem("the identifier is empty", row=row, field=field,
+                                suggestion="give every row an identifier", code="missing_id"))
+    repeated = ids.duplicated(keep="first") & ~blank
+    if repeated.any():
+        first_row = {value: int(i) + 2 for i, value in ids[~ids.duplicated(keep="first")].items()}
+        for row in _rows(repeated):
+            value = ids.iloc[row - 2]
+            problems.append(
+                Problem(
+                    f"identifier '{value}' is used twice (first on row {first_row[value]})",
+                    row=row,
+                    field=field,
+                    suggestion="identifiers must be unique; remove or renumber the duplicate",
+                    code="duplicate_id",
+                )
+            )
+
+
+def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
+    """The canonical applications table: mapped, typed, matched; every problem at once.
+
+    Columns come out as :data:`~selection.program.CANONICAL_COLUMNS` first, then
+    the other mapped columns in the program's order, then any other column of
+    the export unchanged. ``requested_amount`` is an integer (Int64) column.
+    """
+    config = program.config
+    problems: list[Problem] = []
+    mapping = dict(config.columns)
+    table = _rename(raw, mapping, REQUIRED_APPLICATION_COLUMNS, problems)
+    _raise_if_any(problems)
+    source_of = {name: mapping.get(name, name) for name in table.columns}
+
+    for name in CANONICAL_COLUMNS:
+        if name not in table.columns:
+            table[name] = None
+    table["application_id"] = _text(table["application_id"])
+    _check_unique_ids(table["application_id"], field=source_of["application_id"], problems=problems)
+    for name in ("organisation", "title", "summary"):
+        table[name] = _text(table[name])
+
+    table["requested_amount"], found = parse_integers(
+        table["requested_amount"], field=source_of["requested_amount"], what="an amount"
+    )
+    problems += found
+    table["region"], found = program.regions().match(_text(table["region"]), field=source_of["region"])
+    problems += found
+    domains = program.domains()
+    if domains is not None:
+        table["domain"], found = domains.match(
+            _text(table["domain"]), field=source_of.get("domain", "domain"), allow_missing=True
+        )
+        problems += found
+    else:
+        table["domain"] = _text(table["domain"])
+
+    for name, kind in config.types.items():
+        if name not in table.columns:
+            problems.append(
+                Problem(
+                    f"column '{mapping.get(name, name)}' (typed as {kind}) is missing",
+                    row=1,
+                    field=mapping.get(name, name),
+                    suggestion=did_you_mean(mapping.get(name, name), list(raw.columns)),
+                    code="missing_column",
+                )
+            )
+            continue
+        field = source_of.get(name, name)
+        if kind == "int":
+            table[name], found = parse_integers(table[name], field=field)
+        elif kind == "str":
+            table[name], found = _text(table[name]), []
+        else:
+            table[name], found = _PARSERS[kind](table[name], field=field)
+        problems += found
+    _raise_if_any(problems)
+
+    mapped = [c for c in mapping if c not in CANONICAL_COLUMNS and c in table.columns]
+    others = [c for c in table.columns if c not in CANONICAL_COLUMNS and c not in mapped]
+    return table[list(CANONICAL_COLUMNS) + mapped + others].reset_index(drop=True)
+
+
+def prepare_reviews(raw: pd.DataFrame) -> pd.DataFrame:
+    """Check the columns of a long reviews table and type its scores.
+
+    Per-criterion checks (known application, known criterion, score within
+    the scale) belong to scoring, which knows the rubric. A wide sheet (one
+    column per criterion) is passed through for scoring to convert.
+    """
+    problems: list[Problem] = []
+    table = raw.copy()
+    for name in ("application_id", "reviewer_id"):
+        if name not in table.columns:
+            problems.append(
+                Problem(f"required column '{name}' is missing", row=1, field=name,
+                        suggestion=did_you_mean(name, list(table.columns)), code="missing_column")
+            )
+    _raise_if_any(problems)
+    for name in ("application_id", "reviewer_id", "criterion", "comment"):
+        if name in table.columns:
+            table[name] = _text(table[name])
+    if "criterion" in table.columns:
+        if "score" not in table.columns:
+            problems.append(
+                Problem("required column 'score' is missing", row=1, field="score",
+                        suggestion=did_you_mean("score", list(table.columns)), code="missing_column")
+            )
+            _raise_if_any(problems)
+        table["score"], found = _parse_floats(table["score"], field="score")
+        problems += found
+    _raise_if_any(problems)
+    return table
+
+
+def prepare_reviewers(raw: pd.DataFrame) -> pd.DataFrame:
+    """Reviewers: unique ids; capacity as an integer; list columns split on ';'."""
+    problems: list[Problem] = []
+    table = raw.copy()
+    if "reviewer_id" not in table.columns:
+        problems.append(
+            Problem("required column 'reviewer_id' is missing", row=1, field="reviewer_id",
+                    suggestion=did_you_mean("reviewer_id", list(table.columns)), code="missing_column")
+        )
+        _raise_if_any(problems)
+    table["reviewer_id"] = _text(table["reviewer_id"])
+    _check_unique_ids(table["reviewer_id"], field="reviewer_id", problems=problems)
+    if "capacity" in table.columns:
+        table["capacity"], found = parse_integers(table["capacity"], field="capacity")
+        problems += found
+    for name in ("name", "regions", "domains", "conflicts"):
+        if name in table.columns:
+            table[name] = _text(table[name])
+    _raise_if_any(problems)
+    return table
+
+
+def parse_candidates(raw: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
+    """Type a candidates table for :func:`selection.allocation.allocate`.
+
+    ``application_id`` unique; the merit column as numbers; ``requested_amount``
+    as integers when money is allocated. A ``ranked`` column (as in
+    ``scores.csv``) keeps unranked rows out: their merit becomes missing. Rows
+    are put in ``rank`` order when there is a ``rank`` column (unranked last).
+    """
+    problems: list[Problem] = []
+    required = ["application_id", config.merit]
+    if config.budget is not None:
+        required.append("requested_amount")
+    required += [g.column for g in config.groups]
+    for name in dict.fromkeys(required):
+        if name not in raw.columns:
+            problems.append(
+                Problem(f"required column '{name}' is missing", row=1, field=name,
+                        suggestion=did_you_mean(name, list(raw.columns)), code="missing_column")
+            )
+    _raise_if_any(problems)
+    table = raw.copy()
+    table["application_id"] = _text(table["application_id"])
+    _check_unique_ids(table["application_id"], field="application_id", problems=problems)
+    table[config.merit], found = _parse_floats(table[config.merit], field=config.merit)
+    problems += found
+    if "requested_amount" in table.columns:
+        table["requested_amount"], found = parse_integers(
+            table["requested_amount"], field="requested_amount", what="an amount"
+        )
+        problems += found
+    for group in config.groups:
+        table[group.column] = _text(table[group.column])
+    if "ranked" in table.columns:
+        ranked, found = _parse_booleans(table["ranked"], field="ranked")
+        problems += found
+        table[config.merit] = table[config.merit].where(ranked.fillna(False).astype(bool))
+    if "rank" in table.columns:
+        table["rank"], found = parse_integers(table["rank"], field="rank")
+        problems += found
+    _raise_if_any(problems)
+    if "rank" in table.columns:
+        order = table["rank"].astype("Float64").fillna(np.inf).to_numpy()
+        table = table.iloc[np.argsort(order, kind="stable")]
+    return table.reset_index(drop=True)

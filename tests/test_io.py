@@ -1,0 +1,89 @@
+"""Reading tables in every format and encoding; writing outputs atomically."""
+
+import pandas as pd
+import pytest
+
+from selection.errors import InputDataError, SelectionError
+from selection.io import output_folder, read_table
+
+ROWS = "N° dossier;Région;Montant demandé;Résumé\nA1;Béni Mellal-Khénifra;45 000;Projet d'éducation\nA2;الشرق;20000;مشروع\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+def test_csv_utf8_with_and_without_bom(tmp_path, encoding):
+    path = tmp_path / "apps.csv"
+    path.write_text(ROWS, encoding=encoding)
+    table = read_table(path)
+    assert list(table.columns) == ["N° dossier", "Région", "Montant demandé", "Résumé"]
+    assert table.loc[1, "Région"] == "الشرق"
+    assert table.loc[0, "Montant demandé"] == "45 000"  # typed later, by validation
+
+
+def test_csv_latin1(tmp_path):
+    path = tmp_path / "apps.csv"
+    path.write_bytes("id,Région\nA1,Béni Mellal-Khénifra\n".encode("latin-1"))
+    table = read_table(path)
+    assert table.loc[0, "Région"] == "Béni Mellal-Khénifra"
+
+
+def test_comma_and_tab_separators(tmp_path):
+    (tmp_path / "a.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "b.tsv").write_text("a\tb\n1\t2\n", encoding="utf-8")
+    assert read_table(tmp_path / "a.csv").to_dict("list") == {"a": ["1"], "b": ["2"]}
+    assert read_table(tmp_path / "b.tsv").to_dict("list") == {"a": ["1"], "b": ["2"]}
+
+
+def test_xlsx_and_parquet_round_trip_arabic(tmp_path):
+    frame = pd.DataFrame({"id": ["A1", "A2"], "title": ["Santé à Oujda", "التعليم للجميع"], "amount": [45000, 20000]})
+    frame.to_excel(tmp_path / "t.xlsx", index=False)
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    excel = read_table(tmp_path / "t.xlsx")
+    assert excel["title"].tolist() == ["Santé à Oujda", "التعليم للجميع"]
+    assert excel["amount"].tolist() == ["45000", "20000"]
+    parquet = read_table(tmp_path / "t.parquet")
+    assert parquet["title"].tolist() == ["Santé à Oujda", "التعليم للجميع"]
+
+
+def test_unsupported_and_missing_files(tmp_path):
+    (tmp_path / "x.ods").write_text("", encoding="utf-8")
+    with pytest.raises(InputDataError, match="unsupported file type '.ods'"):
+        read_table(tmp_path / "x.ods")
+    with pytest.raises(InputDataError, match="file not found"):
+        read_table(tmp_path / "missing.csv")
+
+
+def test_repeated_header_column(tmp_path):
+    (tmp_path / "a.csv").write_text("id,id\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputDataError) as caught:
+        read_table(tmp_path / "a.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'a.csv'}, row 1, field 'id': column 'id' appears more than once in the header. "
+        "Suggestion: rename or remove one of them"
+    )
+
+
+def test_output_folder_is_atomic(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError):
+        with output_folder(out) as folder:
+            (folder / "half.csv").write_text("x", encoding="utf-8")
+            raise RuntimeError("boom")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folder_replaces_an_earlier_run_only(tmp_path):
+    out = tmp_path / "run"
+    with output_folder(out) as folder:
+        (folder / "manifest.json").write_text("{}", encoding="utf-8")
+        (folder / "old.csv").write_text("x", encoding="utf-8")
+    with output_folder(out) as folder:
+        (folder / "manifest.json").write_text("{}", encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "thesis.docx").write_text("precious", encoding="utf-8")
+    with pytest.raises(SelectionError, match="not empty and does not hold an earlier run"):
+        with output_folder(other):
+            pass
+    assert (other / "thesis.docx").read_text(encoding="utf-8") == "precious"
