@@ -13,8 +13,8 @@ silent overwrite.
 Traceback (most recent call last):
 ...
 selection.errors.ConfigError: 2 problems found:
-  - demo.yaml, line 1, field 'budjet': unknown key. Suggestion: did you mean 'budget'?
   - demo.yaml, line 1, field 'budget': required key is missing
+  - demo.yaml, line 1, field 'budjet': unknown key. Suggestion: did you mean 'budget'?
 """
 
 from __future__ import annotations

@@ -17,20 +17,23 @@ funnel with the reason it went no further, in French and English.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from selection.allocation import AllocationConfig, AllocationResult, allocate
 from selection.eligibility import EligibilityResult, check_eligibility
-from selection.errors import ConfigError, Problem, SelectionError, did_you_mean
+from selection.errors import ConfigError, InputDataError, Problem, SelectionError, did_you_mean
 from selection.program import Program, StageConfig
 from selection.scoring import ScoringResult, score
 from selection.validate import prepare_applications, prepare_reviews
 
 __all__ = ["StageResult", "RunResult", "run", "check_references", "score_applications"]
+
+T = TypeVar("T")
 
 #: Columns of the scores table that scoring adds beside the criteria.
 SCORE_COLUMNS = ("n_reviews", "score", "disagreement", "ranked", "rank", "rank_in_region", "flags")
@@ -166,24 +169,47 @@ def check_references(program: Program, columns: Iterable[str]) -> None:
         raise ConfigError(problems=problems)
 
 
+def _from(table_name: str, action: Callable[[], T]) -> T:
+    """Run ``action``; name ``table_name`` in any data problem that names no file."""
+    try:
+        return action()
+    except InputDataError as exc:
+        raise exc.with_file(table_name) from None
+
+
 def score_applications(
-    program: Program, applications: pd.DataFrame, reviews: pd.DataFrame
+    program: Program,
+    applications: pd.DataFrame,
+    reviews: pd.DataFrame,
+    *,
+    sources: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, EligibilityResult, ScoringResult]:
-    """Validate the inputs, check eligibility and score: the part of a run before the stages."""
-    apps = prepare_applications(applications, program)
+    """Validate the inputs, check eligibility and score: the part of a run before the stages.
+
+    ``sources`` names the applications and reviews tables in error messages
+    (the runner passes their file paths).
+    """
+    names = {"applications": "applications table", "reviews": "reviews table", **(sources or {})}
+    apps = _from(names["applications"], lambda: prepare_applications(applications, program))
     check_references(program, apps.columns)
     eligibility = check_eligibility(apps, program.rubric, program.constants)
-    scoring = score(
-        apps,
-        prepare_reviews(reviews),
-        program.rubric,
-        constants=program.constants,
-        eligible=eligibility.eligible,
+    long_reviews = _from(names["reviews"], lambda: prepare_reviews(reviews))
+    scoring = _from(
+        names["reviews"],
+        lambda: score(
+            apps, long_reviews, program.rubric, constants=program.constants, eligible=eligibility.eligible
+        ),
     )
     return apps, eligibility, scoring
 
 
-def run(program: Program, applications: pd.DataFrame, reviews: pd.DataFrame) -> RunResult:
+def run(
+    program: Program,
+    applications: pd.DataFrame,
+    reviews: pd.DataFrame,
+    *,
+    sources: Mapping[str, str] | None = None,
+) -> RunResult:
     """Run the whole funnel of ``program`` on raw or canonical tables.
 
     ``applications`` may use the export's column names (the program maps them)
@@ -192,7 +218,7 @@ def run(program: Program, applications: pd.DataFrame, reviews: pd.DataFrame) -> 
     inputs and :class:`~selection.errors.InfeasibleError` when a stage's
     constraints cannot hold.
     """
-    apps, eligibility, scoring = score_applications(program, applications, reviews)
+    apps, eligibility, scoring = score_applications(program, applications, reviews, sources=sources)
     table = pd.concat(
         [apps, eligibility.table[["eligible"]], scoring.table.drop(columns="application_id")], axis=1
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from selection.funnel import RunResult, StageResult
 
-__all__ = ["summary", "format_summary", "format_money"]
+__all__ = ["summary", "format_summary", "format_money", "format_share"]
 
 
 def format_money(amount: int, currency: str, lang: str = "fr") -> str:
@@ -21,6 +21,12 @@ def format_money(amount: int, currency: str, lang: str = "fr") -> str:
     if lang == "fr":
         text = text.replace(",", "\u202f")
     return f"{text} {currency}"
+
+
+def format_share(share: float, lang: str = "fr") -> str:
+    """``0.992`` → ``"99,2 %"`` in French, ``"99.2%"`` in English."""
+    text = f"{share:.1%}"
+    return text.replace(".", ",").replace("%", "\u202f%") if lang == "fr" else text
 
 
 def _regions(result: RunResult) -> list[str]:
@@ -122,6 +128,20 @@ _WORDS = {
 }
 
 
+_FLAG_NAMES = {
+    "fr": {
+        "disagreement": "désaccord entre évaluateurs",
+        "insufficient_reviews": "évaluations insuffisantes",
+        "missing_criterion": "critère non évalué",
+    },
+    "en": {
+        "disagreement": "reviewer disagreement",
+        "insufficient_reviews": "too few reviews",
+        "missing_criterion": "criterion not scored",
+    },
+}
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     def line(cells: list[str]) -> str:
@@ -134,6 +154,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def format_summary(result: RunResult, lang: str = "fr") -> str:
     """A short text for the terminal: funnel per stage and region, money, solver status."""
     words = _WORDS[lang]
+    colon = " :" if lang == "fr" else ":"  # French typography puts a space before the colon
     program = result.program
     regions = [r for r in _regions(result) if r in program.programme_regions]
     lines = [f"{program.config.name} — {len(result.applications):,} {words['applications']}".replace(
@@ -155,9 +176,9 @@ def format_summary(result: RunResult, lang: str = "fr") -> str:
         allocation = money_stage.allocation
         lines.append("")
         spend, budget = allocation.spend, allocation.budget
-        share = f" ({spend / budget:.1%})" if budget else ""
+        share = f" ({format_share(spend / budget, lang)})" if budget else ""
         lines.append(
-            f"{money_stage.stage.title(lang)} : {allocation.count} {words['grants']}, "
+            f"{money_stage.stage.title(lang)}{colon} {allocation.count} {words['grants']}, "
             f"{format_money(spend, program.currency, lang)} {words['of']} "
             f"{format_money(budget, program.currency, lang)}{share}"
         )
@@ -170,7 +191,7 @@ def format_summary(result: RunResult, lang: str = "fr") -> str:
             region_money = int(money[in_region & money_stage.kept].sum())
             rows.append([region, str(int((money_stage.kept & in_region).sum())),
                          format_money(region_money, program.currency, lang),
-                         f"{region_money / spend:.1%}" if spend else "-"])
+                         format_share(region_money / spend, lang) if spend else "-"])
         lines += ["  " + row for row in _table([words["region"], words["grants"], words["money"],
                                                 words["share"]], rows)]
 
@@ -180,12 +201,13 @@ def format_summary(result: RunResult, lang: str = "fr") -> str:
             continue
         a = stage.allocation
         lines.append(
-            f"{words['solver']} ({stage.stage.id}) : {a.status}, {words['objective']} {a.objective:.3f}, "
-            f"{words['bound']} {a.best_bound:.3f}, {words['gap']} {a.gap:.2%}"
+            f"{words['solver']} ({stage.stage.id}){colon} {a.status}, {words['objective']} {a.objective:.3f}, "
+            f"{words['bound']} {a.best_bound:.3f}, {words['gap']} {format_share(a.gap, lang)}"
         )
     flags = summary_flags(result)
     if flags:
-        lines.append(f"{words['flags']} : " + ", ".join(f"{k} {v}" for k, v in flags.items()))
+        names = _FLAG_NAMES[lang]
+        lines.append(f"{words['flags']}{colon} " + ", ".join(f"{names.get(k, k)} {v}" for k, v in flags.items()))
     return "\n".join(lines)
 
 

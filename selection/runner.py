@@ -23,7 +23,7 @@ import pandas as pd
 
 from selection.allocation import AllocationConfig, AllocationResult, allocate
 from selection.configfile import load_model
-from selection.errors import SelectionError
+from selection.errors import InputDataError, SelectionError
 from selection.funnel import RunResult, run, score_applications
 from selection.io import MANIFEST, output_folder, read_table, sha256_of, write_csv, write_json
 from selection.program import Program, load_program
@@ -84,29 +84,15 @@ def read_inputs(program: Program) -> ProgramInputs:
     return ProgramInputs(applications, reviews, reviewers, paths)
 
 
-def _run_located(inputs: ProgramInputs, action: Callable[[], Any]) -> Any:
-    """Run ``action``; name the input file in any data error it raises."""
-    try:
-        return action()
-    except SelectionError as exc:
-        problem = exc.first
-        if problem.file:
-            raise
-        # Data problems name a column of one input table: find which.
-        field = problem.field or ""
-        applications = inputs.applications.columns
-        file = inputs.paths["applications"] if field in applications or not inputs.paths.get("reviews") \
-            else inputs.paths["reviews"]
-        if field in inputs.reviews.columns and field not in applications:
-            file = inputs.paths["reviews"]
-        raise exc.with_file(str(file)) from None
+def _sources(inputs: ProgramInputs) -> dict[str, str]:
+    return {name: str(path) for name, path in inputs.paths.items()}
 
 
 def validate_program(path: str | Path) -> tuple[Program, ProgramInputs, RunResult]:
     """Load a program and its inputs and check everything a run would (without writing)."""
     program = load_program(path)
     inputs = read_inputs(program)
-    result = _run_located(inputs, lambda: run(program, inputs.applications, inputs.reviews))
+    result = run(program, inputs.applications, inputs.reviews, sources=_sources(inputs))
     return program, inputs, result
 
 
@@ -116,7 +102,7 @@ def run_program(path: str | Path, out: str | Path, *, command: Sequence[str] = (
     program = load_program(path)
     inputs = read_inputs(program)
     read_done = time.perf_counter()
-    result = _run_located(inputs, lambda: run(program, inputs.applications, inputs.reviews))
+    result = run(program, inputs.applications, inputs.reviews, sources=_sources(inputs))
     run_done = time.perf_counter()
     with output_folder(out) as folder:
         write_csv(result.scores(), folder / "scores.csv")
@@ -137,8 +123,8 @@ def score_program(path: str | Path, out: str | Path, *, command: Sequence[str] =
     """Check eligibility and score the program's applications; write ``scores.csv``."""
     program = load_program(path)
     inputs = read_inputs(program)
-    apps, eligibility, scoring = _run_located(
-        inputs, lambda: score_applications(program, inputs.applications, inputs.reviews)
+    apps, eligibility, scoring = score_applications(
+        program, inputs.applications, inputs.reviews, sources=_sources(inputs)
     )
     identity = apps[["application_id", "organisation", "region", "domain", "requested_amount"]]
     scores = pd.concat(
@@ -168,10 +154,14 @@ def allocate_file(
     candidates_path, config_path = Path(candidates_path), Path(config_path)
     config = load_model(config_path, AllocationConfig)
     table = read_table(candidates_path)
-    result = _run_located(
-        ProgramInputs(table, pd.DataFrame(), None, {"applications": candidates_path}),
-        lambda: allocate(parse_candidates(table, config), config, currency=currency),
-    )
+    try:
+        candidates = parse_candidates(table, config)
+        result = allocate(candidates, config, currency=currency)
+    except InputDataError as exc:
+        raise exc.with_file(str(candidates_path)) from None
+    except SelectionError as exc:
+        # Infeasibility and solver limits concern the allocation file's constraints.
+        raise exc.with_file(str(config_path)) from None
     with output_folder(out) as folder:
         write_csv(result.table, folder / "allocation.csv")
         write_json(result.to_summary(), folder / "summary.json")

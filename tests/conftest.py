@@ -44,6 +44,7 @@ inputs:
   reviews: reviews.csv
 columns:
   application_id: "N° dossier"
+  organisation: Organisation
   region: "Région"
   requested_amount: "Montant demandé"
 regions:
