@@ -291,8 +291,8 @@ def _run_stage(
         selected = ids.map(chosen["selected"]).fillna(False).astype(bool) & kept
         failed = kept & ~selected
         reason = reason.mask(failed, ids.map(chosen["reason"]))
-        reason_fr = reason_fr.mask(failed, ids.map(chosen["reason_fr"]))
-        reason_en = reason_en.mask(failed, ids.map(chosen["reason_en"]))
+        reason_fr = reason_fr.mask(failed, f"{stage.title('fr')} — " + ids.map(chosen["reason_fr"]))
+        reason_en = reason_en.mask(failed, f"{stage.title('en')} — " + ids.map(chosen["reason_en"]))
         kept = selected
 
     return StageResult(stage, entered, kept, reason, reason_fr, reason_en, allocation)

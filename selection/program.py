@@ -152,27 +152,6 @@ class ProgramConfig(BaseModel):
             seen[source] = name
         return columns
 
-    @model_validator(mode="after")
-    def _funnel_is_a_chain(self) -> ProgramConfig:
-        seen: list[str] = []
-        for index, stage in enumerate(self.stages):
-            if stage.id in seen:
-                raise ValueError(f"stage id '{stage.id}' is used twice")
-            if index == 0 and stage.from_ is not None:
-                raise ValueError(f"the first stage '{stage.id}' takes every application; remove its 'from'")
-            if index > 0 and stage.from_ is None:
-                raise ValueError(f"stage '{stage.id}' needs 'from: <an earlier stage>'")
-            if stage.from_ is not None and stage.from_ not in seen:
-                raise ValueError(
-                    f"stage '{stage.id}' comes from '{stage.from_}', which is not an earlier stage; "
-                    + did_you_mean(stage.from_, seen or ["(none)"])
-                )
-            seen.append(stage.id)
-        eligibility_stages = [s.id for s in self.stages if s.eligibility]
-        if len(eligibility_stages) > 1:
-            raise ValueError(f"only one stage may apply eligibility; found {', '.join(eligibility_stages)}")
-        return self
-
 
 @dataclass(frozen=True)
 class Program:
@@ -278,6 +257,7 @@ def load_program(path: str | Path) -> Program:
             code="not_found",
         )
     rubric, rubric_lines = load_model_with_lines(rubric_path, Rubric)
+    _check_funnel(config, str(program_path), lines)
     _check_vocabularies(config, str(program_path), lines)
     return Program(
         config=config,
@@ -294,6 +274,36 @@ def _display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _check_funnel(config: ProgramConfig, file: str, lines: Mapping[Loc, int]) -> None:
+    """The stages form a chain: unique ids, each ``from`` an earlier stage, one eligibility stage."""
+    problems = []
+
+    def problem(loc: Loc, message: str, suggestion: str | None = None) -> None:
+        problems.append(Problem(message, file=file, line=line_of(loc, dict(lines)), field=dotted(loc),
+                                suggestion=suggestion, code="funnel"))
+
+    seen: list[str] = []
+    for index, stage in enumerate(config.stages):
+        if stage.id in seen:
+            problem(("stages", index, "id"), f"stage id '{stage.id}' is used twice", "give each stage its own id")
+        if index == 0 and stage.from_ is not None:
+            problem(("stages", index, "from"), f"the first stage '{stage.id}' takes every application",
+                    "remove its 'from'")
+        elif index > 0 and stage.from_ is None:
+            problem(("stages", index), f"stage '{stage.id}' does not say which stage it comes from",
+                    f"add 'from: {seen[-1]}' (or another earlier stage)")
+        elif stage.from_ is not None and stage.from_ not in seen:
+            problem(("stages", index, "from"), f"'{stage.from_}' is not an earlier stage",
+                    did_you_mean(stage.from_, seen))
+        seen.append(stage.id)
+    eligibility = [i for i, s in enumerate(config.stages) if s.eligibility]
+    for index in eligibility[1:]:
+        problem(("stages", index, "eligibility"), "only one stage may apply eligibility",
+                f"stage '{config.stages[eligibility[0]].id}' already does")
+    if problems:
+        raise ConfigError(problems=problems)
 
 
 def _check_vocabularies(config: ProgramConfig, file: str, lines: Mapping[Loc, int]) -> None:

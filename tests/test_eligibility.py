@@ -1,0 +1,48 @@
+"""Every gate for every application, every failed reason kept in French and English."""
+
+import pandas as pd
+
+from selection.eligibility import check_eligibility
+from selection.rubric import Rubric
+
+RUBRIC = Rubric.model_validate({
+    "id": "t",
+    "title": {"fr": "T", "en": "T"},
+    "eligibility": [
+        {"id": "montant", "rule": "20000 <= requested_amount <= 100000",
+         "reason": {"fr": "Montant hors bornes.", "en": "Amount out of bounds."}},
+        {"id": "region", "rule": "region in programme_regions",
+         "reason": {"fr": "Région hors programme.", "en": "Region outside the programme."}},
+        {"id": "dossier", "rule": "complete_file and present(summary)",
+         "reason": {"fr": "Dossier incomplet.", "en": "Incomplete file."}},
+    ],
+    "criteria": [{"id": "c", "label": {"fr": "C", "en": "C"}, "weight": 1}],
+})
+CONSTANTS = {"programme_regions": ("L'Oriental", "Souss-Massa")}
+
+
+def test_all_failed_gates_are_kept():
+    apps = pd.DataFrame({
+        "application_id": ["A", "B", "C", "D"],
+        "requested_amount": pd.array([50000, 150000, 50000, None], dtype="Int64"),
+        "region": ["L'Oriental", "Rabat-Salé-Kénitra", "Souss-Massa", "Souss-Massa"],
+        "complete_file": pd.array([True, False, True, True], dtype="boolean"),
+        "summary": ["Projet", "Projet", "  ", "مشروع"],
+    })
+    result = check_eligibility(apps, RUBRIC, CONSTANTS)
+    table = result.table
+    assert table["eligible"].tolist() == [True, False, False, False]
+    assert table["failed_gates"].tolist() == ["", "montant;region;dossier", "dossier", "montant"]
+    assert table.loc[1, "reasons_fr"] == "Montant hors bornes. Région hors programme. Dossier incomplet."
+    assert table.loc[1, "reasons_en"] == "Amount out of bounds. Region outside the programme. Incomplete file."
+    # A missing amount fails the amount gate rather than passing silently.
+    assert table.loc[3, "reasons_en"] == "Amount out of bounds."
+    assert result.failures_by_gate() == {"montant": 2, "region": 1, "dossier": 2}
+
+
+def test_no_gates_means_everyone_is_eligible():
+    rubric = RUBRIC.model_copy(update={"eligibility": []})
+    apps = pd.DataFrame({"application_id": ["A", "B"]})
+    result = check_eligibility(apps, rubric)
+    assert result.table["eligible"].tolist() == [True, True]
+    assert result.table["failed_gates"].tolist() == ["", ""]

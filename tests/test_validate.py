@@ -1,0 +1,124 @@
+"""Raw tables into canonical typed tables, every problem reported at once."""
+
+import pandas as pd
+import pytest
+
+from selection.allocation import AllocationConfig
+from selection.errors import InputDataError
+from selection.program import load_program
+from selection.validate import parse_candidates, parse_integers, prepare_applications, prepare_reviews
+
+
+@pytest.fixture
+def program(small_program):
+    return load_program(small_program)
+
+
+def raw(**overrides):
+    table = {
+        "N° dossier": ["A1", "A2"],
+        "Organisation": ["Association Amal", "جمعية الأمل"],
+        "Région": ["oriental", "SOUSS MASSA"],
+        "Montant demandé": ["45 000", "20000"],
+    }
+    table.update(overrides)
+    return pd.DataFrame(table)
+
+
+def test_mapping_typing_and_matching(program):
+    apps = prepare_applications(raw(), program)
+    assert list(apps.columns[:7]) == [
+        "application_id", "organisation", "region", "domain", "requested_amount", "title", "summary",
+    ]
+    assert apps["region"].tolist() == ["L'Oriental", "Souss-Massa"]
+    assert apps["requested_amount"].tolist() == [45000, 20000]
+    assert str(apps["requested_amount"].dtype) == "Int64"
+    assert apps["organisation"].tolist() == ["Association Amal", "جمعية الأمل"]
+
+
+def test_canonical_tables_pass_through_unchanged(program):
+    apps = prepare_applications(raw(), program)
+    again = prepare_applications(apps, program)
+    pd.testing.assert_frame_equal(apps, again)
+
+
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (["45000", "45 000", "45\u202f000", "45000.0", "45'000"], [45000] * 5),
+        (["", None], [pd.NA, pd.NA]),
+    ],
+)
+def test_integers_accept_thousands_separators(cells, expected):
+    values, problems = parse_integers(pd.Series(cells, dtype=object), field="x")
+    assert problems == []
+    assert values.tolist() == expected
+
+
+@pytest.mark.parametrize("cell", ["45k", "45000.5", "quarante mille", "12-3"])
+def test_integers_reject_the_rest(cell):
+    _, problems = parse_integers(pd.Series(["1", cell], dtype=object), field="Montant", what="an amount")
+    assert [str(p) for p in problems] == [
+        f"row 3, field 'Montant': '{cell}' is not an amount. Suggestion: write digits only, e.g. 45000"
+    ]
+
+
+def test_types_from_the_program(small_program):
+    text = (small_program / "program.yaml").read_text(encoding="utf-8")
+    text = text.replace("regions:", "types: {women_led: bool, founded: date, members: int}\nregions:", 1)
+    (small_program / "program.yaml").write_text(text, encoding="utf-8")
+    program = load_program(small_program)
+    apps = prepare_applications(
+        raw(women_led=["oui", "Non"], founded=["2019-03-01", "15/04/2020"], members=["12", ""]), program
+    )
+    assert apps["women_led"].tolist() == [True, False]
+    assert apps["founded"].dt.strftime("%Y-%m-%d").tolist() == ["2019-03-01", "2020-04-15"]
+    assert apps["members"].tolist() == [12, pd.NA]
+    with pytest.raises(InputDataError) as caught:
+        prepare_applications(raw(women_led=["peut-être", "oui"], founded=["hier", "2020-01-01"], members=["1", "2"]),
+                             program)
+    assert [p.code for p in caught.value.problems] == ["not_a_date", "not_a_boolean"]
+
+
+def test_many_problems_are_capped_with_a_count(program):
+    rows = 30
+    table = pd.DataFrame({
+        "N° dossier": [f"A{i}" for i in range(rows)],
+        "Organisation": ["x"] * rows,
+        "Région": ["Atlantis"] * rows,
+        "Montant demandé": ["1000"] * rows,
+    })
+    with pytest.raises(InputDataError) as caught:
+        prepare_applications(table, program)
+    problems = caught.value.problems
+    assert len(problems) == 21
+    assert problems[-1].message == "... and 10 more problems of the same kinds"
+
+
+def test_reviews_need_their_columns_and_numeric_scores():
+    with pytest.raises(InputDataError) as caught:
+        prepare_reviews(pd.DataFrame({"application_id": ["A1"], "criterion": ["q"], "score": ["4"]}))
+    assert str(caught.value) == (
+        "row 1, field 'reviewer_id': required column 'reviewer_id' is missing. "
+        "Suggestion: expected one of 'application_id', 'criterion', 'score'"
+    )
+    with pytest.raises(InputDataError, match="'très bien' is not a number"):
+        prepare_reviews(pd.DataFrame({"application_id": ["A1"], "reviewer_id": ["R1"], "criterion": ["q"],
+                                      "score": ["très bien"]}))
+    reviews = prepare_reviews(pd.DataFrame({"application_id": ["A1"], "reviewer_id": ["R1"], "criterion": ["q"],
+                                            "score": ["3,5"]}))
+    assert reviews["score"].tolist() == [3.5]
+
+
+def test_candidates_in_rank_order_and_unranked_kept_out():
+    config = AllocationConfig(budget=100000)
+    table = pd.DataFrame({
+        "application_id": ["A", "B", "C"],
+        "score": ["60", "80", "90"],
+        "requested_amount": ["20000", "30000", "40000"],
+        "ranked": ["True", "True", "False"],
+        "rank": ["2", "1", ""],
+    })
+    candidates = parse_candidates(table, config)
+    assert candidates["application_id"].tolist() == ["B", "A", "C"]
+    assert candidates["score"].isna().tolist() == [False, False, True]
