@@ -1,0 +1,638 @@
+"""Tests of selection.scoring: hand-computed totals, flags, ranks, validation."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selection.errors import ConfigError, InputDataError
+from selection.rubric import Rubric, load_rubric
+from selection.scoring import ScoringResult, reviews_to_long, score
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def label(text: str) -> dict[str, str]:
+    return {"fr": text, "en": text}
+
+
+def make_rubric(**overrides: object) -> Rubric:
+    """Toy rubric: criterion a (weight 2) and b (weight 1), scored 1-5 by reviewers."""
+    data: dict[str, object] = {
+        "id": "toy",
+        "title": label("Toy"),
+        "criteria": [
+            {"id": "a", "label": label("A"), "weight": 2},
+            {"id": "b", "label": label("B"), "weight": 1},
+        ],
+        "min_reviews": 2,
+        "disagreement": {"threshold": 25},
+    }
+    data.update(overrides)
+    return Rubric.model_validate(data)
+
+
+def make_applications(ids: list[str] | None = None, **columns: list[object]) -> pd.DataFrame:
+    ids = ids or ["A1", "A2", "A3"]
+    table = pd.DataFrame(
+        {
+            "application_id": ids,
+            "region": columns.pop("region", ["Souss-Massa"] * len(ids)),
+            "requested_amount": [50_000] * len(ids),
+        }
+    )
+    for name, values in columns.items():
+        table[name] = values
+    return table
+
+
+def long_reviews(scores: dict[tuple[str, str], dict[str, float]]) -> pd.DataFrame:
+    """{(application, reviewer): {criterion: score}} as a long table."""
+    rows = [
+        (app, reviewer, criterion, value)
+        for (app, reviewer), given in scores.items()
+        for criterion, value in given.items()
+    ]
+    return pd.DataFrame(rows, columns=["application_id", "reviewer_id", "criterion", "score"])
+
+
+# A1: 3 reviewers, A2: 2 reviewers, A3: 5 reviewers.
+TOY = {
+    ("A1", "r1"): {"a": 5, "b": 2},
+    ("A1", "r2"): {"a": 4, "b": 3},
+    ("A1", "r3"): {"a": 1, "b": 5},
+    ("A2", "r1"): {"a": 2, "b": 4},
+    ("A2", "r2"): {"a": 3, "b": 4},
+    ("A3", "r1"): {"a": 1, "b": 3},
+    ("A3", "r2"): {"a": 2, "b": 3},
+    ("A3", "r3"): {"a": 4, "b": 4},
+    ("A3", "r4"): {"a": 5, "b": 4},
+    ("A3", "r5"): {"a": 5, "b": 5},
+}
+
+
+def run(rubric: Rubric | None = None, reviews: dict | None = None, **kwargs) -> ScoringResult:
+    return score(
+        kwargs.pop("applications", make_applications()),
+        long_reviews(reviews or TOY),
+        rubric or make_rubric(),
+        **kwargs,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Aggregation, hand-computed
+
+
+def test_columns_and_types() -> None:
+    table = run().table
+    assert list(table.columns) == [
+        "application_id", "n_reviews", "a", "b", "score", "disagreement",
+        "ranked", "rank", "rank_in_region", "flags",
+    ]
+    assert table["n_reviews"].dtype == np.int64
+    assert table["ranked"].dtype == bool
+    assert str(table["rank"].dtype) == "Int64"
+    assert str(table["rank_in_region"].dtype) == "Int64"
+    assert table["n_reviews"].tolist() == [3, 2, 5]
+
+
+def test_mean() -> None:
+    # A1: a mean 10/3 -> 58.33, b 10/3 -> 58.33; A2: a 2.5 -> 37.5, b 4 -> 75;
+    # A3: a 3.4 -> 60, b 3.8 -> 70; score = (2a + b) / 3.
+    table = run().table
+    assert table["a"].tolist() == pytest.approx([175 / 3, 37.5, 60])
+    assert table["b"].tolist() == pytest.approx([175 / 3, 75, 70])
+    assert table["score"].tolist() == [58.33, 50.0, 63.33]
+    assert table["rank"].tolist() == [2, 3, 1]
+
+
+def test_median() -> None:
+    # A1: a 4 -> 75, b 3 -> 50; A2: two reviewers, the mean; A3: a 4, b 4 -> 75.
+    table = run(make_rubric(aggregation={"method": "median"})).table
+    assert table["a"].tolist() == [75, 37.5, 75]
+    assert table["b"].tolist() == [50, 75, 75]
+    assert table["score"].tolist() == [66.67, 50.0, 75.0]
+
+
+def test_trimmed_mean_cuts_nothing_below_five_reviewers_at_trim_02() -> None:
+    # int(0.2 * 3) = int(0.2 * 2) = 0: A1 and A2 as the mean. A3 (5 reviewers):
+    # one cut at each end: a [2, 4, 5] -> 11/3, b [3, 4, 4] -> 11/3 -> 66.67.
+    table = run(make_rubric(aggregation={"method": "trimmed_mean", "trim": 0.2})).table
+    assert table["score"].tolist() == [58.33, 50.0, 66.67]
+    assert table["a"].iloc[2] == pytest.approx(200 / 3)
+
+
+def test_trimmed_mean_with_a_large_trim_is_the_median_of_three() -> None:
+    # int(0.4 * 3) = 1 cut at each end of three; int(0.4 * 5) = 2 of five.
+    table = run(make_rubric(aggregation={"method": "trimmed_mean", "trim": 0.4})).table
+    assert table["score"].tolist() == [66.67, 50.0, 75.0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(1, 5).map(float), min_size=1, max_size=9), min_size=1, max_size=4
+    ),
+    st.sampled_from([0.0, 0.1, 0.2, 0.25, 0.34, 0.4, 0.49]),
+)
+def test_trimmed_mean_agrees_with_scipy(groups: list[list[float]], trim: float) -> None:
+    rubric = make_rubric(
+        criteria=[{"id": "a", "label": label("A"), "weight": 1}],
+        aggregation={"method": "trimmed_mean", "trim": trim},
+        min_reviews=1,
+    )
+    ids = [f"A{i}" for i in range(len(groups))]
+    reviews = {
+        (app, f"r{j}"): {"a": value}
+        for app, values in zip(ids, groups)
+        for j, value in enumerate(values)
+    }
+    table = run(rubric, reviews, applications=make_applications(ids)).table
+    expected = [(scipy.stats.trim_mean(v, trim) - 1) / 4 * 100 for v in groups]
+    assert table["a"].tolist() == pytest.approx(expected, abs=1e-9)
+
+
+def test_formula_criterion_from_application_fields_is_clipped() -> None:
+    rubric = make_rubric(
+        criteria=[
+            {"id": "a", "label": label("A"), "weight": 1},
+            {
+                "id": "age",
+                "label": label("Age"),
+                "weight": 1,
+                "source": "formula",
+                "formula": "call_year - founded_year",
+                "scale": {"min": 0, "max": 10},
+            },
+        ]
+    )
+    applications = make_applications(
+        ["A1", "A2", "A3", "A4"], founded_year=[2016.0, 1990.0, 2030.0, np.nan]
+    )
+    reviews = {(app, r): {"a": 3} for app in ["A1", "A2", "A3", "A4"] for r in ("r1", "r2")}
+    table = run(rubric, reviews, applications=applications, constants={"call_year": 2022}).table
+    # 6 years -> 60; 32 clipped to 10 -> 100; -8 clipped to 0 -> 0; missing -> NaN.
+    assert table["age"].tolist()[:3] == [60.0, 100.0, 0.0]
+    assert np.isnan(table["age"].iloc[3])
+    assert table["score"].tolist()[:3] == [55.0, 75.0, 25.0]
+    assert np.isnan(table["score"].iloc[3])
+    assert table["flags"].tolist() == ["", "", "", "missing_criterion"]
+    assert table["ranked"].tolist() == [True, True, True, False]
+    assert table["rank"].tolist() == [2, 1, 3, pd.NA]
+
+
+# ---------------------------------------------------------------------------
+# Disagreement and flags
+
+
+def test_disagreement_value_and_flag() -> None:
+    # Reviewer totals (2a + b)/3 on 0-100. A1: 75, 66.67, 33.33 -> 41.67;
+    # A2: 41.67, 58.33 -> 16.67; A3: 16.67 .. 100 -> 83.33.
+    table = run().table
+    assert table["disagreement"].tolist() == [41.67, 16.67, 83.33]
+    assert table["flags"].tolist() == ["disagreement", "", "disagreement"]
+
+
+def test_disagreement_uses_only_the_criteria_a_reviewer_scored() -> None:
+    reviews = {("A1", "r1"): {"a": 5, "b": 5}, ("A1", "r2"): {"a": 4}}
+    table = run(reviews=reviews, applications=make_applications(["A1"])).table
+    # r1: 100; r2 scored only a: 75. The criterion b rests on r1 alone.
+    assert table["disagreement"].tolist() == [25.0]
+    assert table["flags"].tolist() == [""]  # 25 is not above the threshold 25
+    assert table["score"].tolist() == [91.67]  # a (5 + 4) / 2 -> 87.5, b 5 -> 100
+
+
+def test_one_reviewer_has_no_disagreement_and_insufficient_reviews_is_not_ranked() -> None:
+    reviews = dict(TOY)
+    del reviews[("A2", "r2")]
+    table = run(reviews=reviews).table
+    row = table.iloc[1]
+    assert row["n_reviews"] == 1
+    assert np.isnan(row["disagreement"])
+    assert row["score"] == 41.67  # still computed: a 2 -> 25, b 4 -> 75
+    assert row["flags"] == "insufficient_reviews"
+    assert not row["ranked"]
+    assert row["rank"] is pd.NA and row["rank_in_region"] is pd.NA
+    assert table["rank"].tolist() == [2, pd.NA, 1]
+
+
+def test_missing_criterion() -> None:
+    reviews = {key: {"a": value["a"]} if key[0] == "A2" else value for key, value in TOY.items()}
+    table = run(reviews=reviews).table
+    assert np.isnan(table["b"].iloc[1]) and np.isnan(table["score"].iloc[1])
+    assert table["a"].iloc[1] == 37.5
+    assert table["flags"].tolist() == ["disagreement", "missing_criterion", "disagreement"]
+    assert table["ranked"].tolist() == [True, False, True]
+
+
+def test_flags_in_fixed_order() -> None:
+    reviews = {("A1", "r1"): {"a": 5}}
+    table = run(reviews=reviews, applications=make_applications(["A1", "A2"])).table
+    assert table["flags"].tolist() == [
+        "insufficient_reviews;missing_criterion",
+        "insufficient_reviews;missing_criterion",
+    ]
+    assert table["n_reviews"].tolist() == [1, 0]
+
+
+def test_ineligible_applications_are_not_scored_and_their_reviews_are_counted() -> None:
+    eligible = pd.Series([True, False, True])
+    result = run(eligible=eligible)
+    table = result.table
+    assert result.ignored_reviews == 4  # A2: two reviewers, two criteria
+    assert table["n_reviews"].tolist() == [3, 0, 5]
+    assert table[["a", "b", "score", "disagreement"]].iloc[1].isna().all()
+    assert table["flags"].tolist() == ["disagreement", "", "disagreement"]
+    assert table["ranked"].tolist() == [True, False, True]
+    assert table["rank"].tolist() == [2, pd.NA, 1]
+    # The scores of the others do not change.
+    assert table["score"].tolist()[0::2] == [58.33, 63.33]
+    assert len(result.reviews) == 16 and "A2" not in set(result.reviews["application_id"])
+
+
+def test_ineligible_without_reviews_gets_no_flag() -> None:
+    reviews = {key: value for key, value in TOY.items() if key[0] != "A2"}
+    table = run(reviews=reviews, eligible=pd.Series([True, False, True])).table
+    assert table["flags"].tolist()[1] == ""
+
+
+def test_eligible_must_be_aligned() -> None:
+    with pytest.raises(ValueError, match="same index"):
+        run(eligible=pd.Series([True, True, True], index=[1, 2, 3]))
+
+
+# ---------------------------------------------------------------------------
+# Ranking
+
+
+def tie_rubric() -> Rubric:
+    return make_rubric(
+        criteria=[{"id": "a", "label": label("A"), "weight": 1}],
+        min_reviews=1,
+        tie_breakers=[
+            {"column": "score", "order": "desc"},
+            {"column": "submitted_at", "order": "asc"},
+            {"column": "application_id", "order": "asc"},
+        ],
+    )
+
+
+def test_tie_breaking_by_submitted_at_then_application_id() -> None:
+    applications = make_applications(
+        ["E", "D", "C", "B", "A"],
+        region=["Souss-Massa", "L'Oriental", "Souss-Massa", "L'Oriental", "Souss-Massa"],
+        submitted_at=pd.to_datetime(
+            ["2022-03-01", "2022-03-02", "2022-03-01", "2022-02-01", "2022-03-01"]
+        ),
+    )
+    # E, D, C, A score 3 (50); B scores 2 (25). Among the 50s: E, C, A were
+    # submitted first (ties among them broken by id: A, C, E), then D.
+    reviews = {(app, "r1"): {"a": 2 if app == "B" else 3} for app in "EDCBA"}
+    table = run(tie_rubric(), reviews, applications=applications).table
+    assert table["score"].tolist() == [50, 50, 50, 25, 50]
+    assert table["rank"].tolist() == [3, 4, 2, 5, 1]
+    # Souss-Massa: A, C, E; L'Oriental: D, B.
+    assert table["rank_in_region"].tolist() == [3, 1, 2, 2, 1]
+
+
+def test_ranks_follow_the_rounded_score() -> None:
+    # B is a hair better (66.67 vs 66.6667) but both show as 66.67: tied, so the id decides.
+    rubric = make_rubric(
+        criteria=[{"id": "a", "label": label("A"), "weight": 1}],
+        scale={"min": 0, "max": 300},
+        min_reviews=1,
+    )
+    reviews = {("B", "r1"): {"a": 200.01}, ("A", "r1"): {"a": 200.0}}
+    table = run(rubric, reviews, applications=make_applications(["B", "A"])).table
+    assert table["score"].tolist() == [66.67, 66.67]
+    assert table["rank"].tolist() == [2, 1]
+
+
+def test_unknown_tie_breaker_is_a_config_error() -> None:
+    rubric = make_rubric(tie_breakers=[{"column": "submited_at", "order": "asc"}])
+    applications = make_applications(submitted_at=pd.to_datetime(["2022-01-01"] * 3))
+    with pytest.raises(ConfigError) as info:
+        run(rubric, applications=applications)
+    assert str(info.value) == (
+        "field 'tie_breakers': tie-breaker column 'submited_at' is neither a column of the "
+        "scoring table nor of the applications. Suggestion: did you mean 'submitted_at'?"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Input forms and determinism
+
+
+def test_wide_sheet_gives_the_same_result_as_long() -> None:
+    long = long_reviews(TOY)
+    wide = long.pivot(index=["application_id", "reviewer_id"], columns="criterion", values="score")
+    wide = wide.reset_index()
+    wide.columns.name = None
+    wide["comment"] = "ok"
+    wide = wide[["application_id", "reviewer_id", "comment", "b", "a"]]
+    converted = reviews_to_long(wide, make_rubric())
+    assert list(converted.columns) == [
+        "application_id", "reviewer_id", "criterion", "score", "comment"
+    ]
+    assert len(converted) == len(long)
+    expected = score(make_applications(), long, make_rubric())
+    got = score(make_applications(), wide, make_rubric())
+    pd.testing.assert_frame_equal(got.table, expected.table)
+
+
+def test_wide_sheet_as_text_with_blank_cells() -> None:
+    wide = pd.DataFrame(
+        {
+            "application_id": ["A1", "A1"],
+            "reviewer_id": ["r1", "r2"],
+            "a": ["5", " 3,5 "],
+            "b": ["4", "  "],
+        }
+    )
+    long = reviews_to_long(wide, make_rubric())
+    assert long[["reviewer_id", "criterion"]].values.tolist() == [
+        ["r1", "a"], ["r1", "b"], ["r2", "a"]
+    ]
+    table = score(make_applications(["A1"]), wide, make_rubric()).table
+    assert table["a"].tolist() == [81.25]  # mean of 5 and 3.5
+
+
+def test_long_form_is_returned_unchanged() -> None:
+    long = long_reviews(TOY)
+    assert reviews_to_long(long, make_rubric()) is long
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.permutations(range(20)),
+    st.lists(st.floats(1, 5, allow_nan=False), min_size=20, max_size=20),
+    st.sampled_from(["mean", "median", "trimmed_mean"]),
+)
+def test_row_order_of_reviews_does_not_matter(
+    permutation: list[int], values: list[float], method: str
+) -> None:
+    long = long_reviews(TOY)
+    long["score"] = values
+    rubric = make_rubric(aggregation={"method": method, "trim": 0.2})
+    expected = score(make_applications(), long, rubric)
+    shuffled = score(make_applications(), long.iloc[permutation].reset_index(drop=True), rubric)
+    pd.testing.assert_frame_equal(shuffled.table, expected.table, check_exact=True)
+    pd.testing.assert_frame_equal(
+        shuffled.reviewer_stats(), expected.reviewer_stats(), check_exact=True
+    )
+
+
+# ---------------------------------------------------------------------------
+# Validation: every problem kind, with its exact text
+
+
+def bad(rows: list[tuple[object, ...]], rubric: Rubric | None = None) -> InputDataError:
+    reviews = pd.DataFrame(rows, columns=["application_id", "reviewer_id", "criterion", "score"])
+    with pytest.raises(InputDataError) as info:
+        score(make_applications(), reviews, rubric or make_rubric())
+    return info.value
+
+
+def formula_rubric() -> Rubric:
+    return make_rubric(
+        criteria=[
+            {"id": "impact", "label": label("Impact"), "weight": 1},
+            {"id": "ancrage", "label": label("Ancrage"), "weight": 1, "source": "formula",
+             "formula": "members / 10"},
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (("A11", "r1", "a", 3),
+         "row 2, field 'application_id': review of unknown application_id 'A11'. "
+         "Suggestion: did you mean 'A1'?"),
+        ((None, "r1", "a", 3),
+         "row 2, field 'application_id': application_id is missing. "
+         "Suggestion: give the id of the application reviewed"),
+        (("A1", None, "a", 3),
+         "row 2, field 'reviewer_id': reviewer_id is missing. "
+         "Suggestion: give the id of the reviewer"),
+        (("A1", "r1", "aa", 3),
+         "row 2, field 'criterion': unknown criterion 'aa'. Suggestion: did you mean 'a'?"),
+        (("A1", "r1", None, 3),
+         "row 2, field 'criterion': criterion is missing. Suggestion: expected one of 'a', 'b'"),
+        (("A1", "r1", "a", 7),
+         "row 2, field 'score': score 7 is outside the scale 1-5 of criterion 'a'. "
+         "Suggestion: give a score from 1 to 5"),
+        (("A1", "r1", "a", 0.5),
+         "row 2, field 'score': score 0.5 is outside the scale 1-5 of criterion 'a'. "
+         "Suggestion: give a score from 1 to 5"),
+        (("A1", "r1", "a", None),
+         "row 2, field 'score': score is missing. "
+         "Suggestion: give a score from 1 to 5 or remove the row"),
+        (("A1", "r1", "a", "beaucoup"),
+         "row 2, field 'score': score 'beaucoup' is not a number. "
+         "Suggestion: give a score from 1 to 5"),
+    ],
+)
+def test_each_problem_kind(row: tuple, expected: str) -> None:
+    err = bad([row])
+    assert str(err) == expected
+    assert err.with_file("reviews.csv").file == "reviews.csv"
+
+
+def test_review_of_a_formula_criterion() -> None:
+    err = bad([("A1", "r1", "ancrage", 3)], formula_rubric())
+    assert str(err) == (
+        "row 2, field 'criterion': criterion 'ancrage' is computed by a formula; reviewers do "
+        "not score it. Suggestion: remove this score"
+    )
+    assert err.code == "formula_criterion"
+
+
+def test_same_score_given_twice_names_the_first_row() -> None:
+    err = bad([("A1", "r1", "a", 3), ("A1", "r2", "a", 3), ("A1", "r1", "a", 4)])
+    assert str(err) == (
+        "row 4, field 'score': reviewer 'r1' scores criterion 'a' of application 'A1' a second "
+        "time (first in row 2). Suggestion: keep one of the two scores"
+    )
+    assert err.code == "duplicate"
+
+
+def test_several_problems_reported_together_in_row_order() -> None:
+    err = bad(
+        [
+            ("A1", "r1", "a", 3),
+            ("A1", "r1", "b", 9),
+            ("A4", "r1", "c", 3),
+            ("A1", "r1", "a", 3),
+        ]
+    )
+    assert str(err) == "\n".join(
+        [
+            "4 problems found:",
+            "  - row 3, field 'score': score 9 is outside the scale 1-5 of criterion 'b'. "
+            "Suggestion: give a score from 1 to 5",
+            "  - row 4, field 'application_id': review of unknown application_id 'A4'. "
+            "Suggestion: expected one of 'A1', 'A2', 'A3'",
+            "  - row 4, field 'criterion': unknown criterion 'c'. "
+            "Suggestion: expected one of 'a', 'b'",
+            "  - row 5, field 'score': reviewer 'r1' scores criterion 'a' of application 'A1' a "
+            "second time (first in row 2). Suggestion: keep one of the two scores",
+        ]
+    )
+    assert [p.row for p in err.problems] == [3, 4, 4, 5]
+    assert all(p.file is None for p in err.problems)
+
+
+def test_problem_list_is_capped_at_twenty() -> None:
+    err = bad([("A1", f"r{i}", "a", 6) for i in range(30)])
+    assert len(err.problems) == 21
+    assert [p.row for p in err.problems[:20]] == list(range(2, 22))
+    assert str(err.problems[-1]) == (
+        "10 more problems not listed. "
+        "Suggestion: fix the problems above and run again to see the rest"
+    )
+
+
+def test_problems_in_reviews_of_ineligible_applications_are_still_reported() -> None:
+    reviews = long_reviews({("A2", "r1"): {"a": 8}})
+    with pytest.raises(InputDataError, match="score 8 is outside"):
+        score(make_applications(), reviews, make_rubric(), eligible=pd.Series([True, False, True]))
+
+
+def test_wide_sheet_problems_name_the_sheet_row_and_column() -> None:
+    wide = pd.DataFrame(
+        {
+            "application_id": ["A1", "A9", "A2"],
+            "reviewer_id": ["r1", "r1", "r1"],
+            "a": [3, 4, 6],
+            "bb": [1, 1, 1],
+        }
+    )
+    with pytest.raises(InputDataError) as info:
+        score(make_applications(), wide, make_rubric())
+    assert [str(p) for p in info.value.problems] == [
+        "row 1, field 'bb': column 'bb' is not a criterion of rubric 'toy'. "
+        "Suggestion: did you mean 'b'?",
+        "row 3, field 'application_id': review of unknown application_id 'A9'. "
+        "Suggestion: expected one of 'A1', 'A2', 'A3'",
+        "row 4, field 'a': score 6 is outside the scale 1-5 of criterion 'a'. "
+        "Suggestion: give a score from 1 to 5",
+    ]
+
+
+def test_unknown_id_suggestion_on_a_large_table() -> None:
+    ids = [f"TAM-{i:05d}" for i in range(12_000)]  # above the exact-search limit
+    reviews = pd.DataFrame(
+        {"application_id": ["TAM-O1234"], "reviewer_id": ["r1"], "criterion": ["a"], "score": [3]}
+    )
+    with pytest.raises(InputDataError) as info:
+        score(make_applications(ids), reviews, make_rubric())
+    assert info.value.first.message == "review of unknown application_id 'TAM-O1234'"
+    # Several ids are equally close ('TAM-01234', 'TAM-19234', ...): any of them.
+    found = re.fullmatch(r"did you mean '(TAM-\d{5})'\?", info.value.suggestion or "")
+    assert found is not None
+
+    def ratio(other: str) -> float:
+        return difflib.SequenceMatcher(None, "tam-o1234", other.lower()).ratio()
+
+    assert ratio(found.group(1)) == max(ratio(i) for i in ids)
+
+
+def test_wide_sheet_with_a_formula_criterion_column() -> None:
+    wide = pd.DataFrame(
+        {"application_id": ["A1"], "reviewer_id": ["r1"], "impact": [3], "ancrage": [4]}
+    )
+    with pytest.raises(InputDataError) as info:
+        score(make_applications(), wide, formula_rubric())
+    assert str(info.value) == (
+        "row 2, field 'ancrage': criterion 'ancrage' is computed by a formula; reviewers do "
+        "not score it. Suggestion: remove this score"
+    )
+
+
+def test_criterion_named_like_an_output_column_is_a_config_error() -> None:
+    rubric = make_rubric(criteria=[{"id": "rank", "label": label("Rank"), "weight": 1}])
+    with pytest.raises(ConfigError, match="criterion id 'rank' is also the name of a column"):
+        run(rubric)
+
+
+def test_missing_review_column() -> None:
+    reviews = long_reviews(TOY).rename(columns={"score": "scor"})
+    with pytest.raises(InputDataError) as info:
+        score(make_applications(), reviews, make_rubric())
+    assert str(info.value) == (
+        "row 1, field 'score': the reviews have no column 'score'. Suggestion: did you mean 'scor'?"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Reviewer statistics
+
+
+def test_reviewer_stats() -> None:
+    without_a3 = {key: value for key, value in TOY.items() if key[0] != "A3"}
+    stats = run(reviews=without_a3).reviewer_stats()
+    assert stats["reviewer_id"].tolist() == ["r1", "r2", "r3"]
+    assert stats["n_applications"].tolist() == [2, 2, 1]
+    # r1 scored 5, 2, 2, 4; r2 4, 3, 3, 4; r3 1, 5.
+    assert stats["mean_score"].tolist() == pytest.approx([3.25, 3.5, 3.0])
+    # r1 on A1: a 5 - 2.5 = 2.5, b 2 - 4 = -2; on A2: a 2 - 3 = -1, b 0.
+    # r2: 1 - 0.5 + 1 + 0; r3: 1 - 4.5 and 5 - 2.5.
+    assert stats["mean_deviation"].tolist() == pytest.approx([-0.125, 0.375, -0.5])
+
+
+# ---------------------------------------------------------------------------
+# The real TAMURI rubric
+
+
+def test_tamuri_rubric_on_a_small_table() -> None:
+    rubric = load_rubric(ROOT / "rubrics" / "tamuri.yaml")
+    rng = np.random.default_rng(2022)
+    ids = [f"T-{i:03d}" for i in range(12)]
+    applications = make_applications(
+        ids,
+        region=["Casablanca-Settat", "Souss-Massa", "L'Oriental"] * 4,
+        founded_year=rng.integers(2000, 2021, len(ids)),
+        members=rng.integers(5, 200, len(ids)),
+        submitted_at=pd.date_range("2022-03-01", periods=len(ids), freq="D"),
+    )
+    reviewer_criteria = [c.id for c in rubric.reviewer_criteria]
+    reviews = pd.DataFrame(
+        [
+            (app, f"rev{r}", criterion, int(rng.integers(1, 6)))
+            for app in ids[:-1]  # the last application is not reviewed
+            for r in range(3)
+            for criterion in reviewer_criteria
+        ],
+        columns=["application_id", "reviewer_id", "criterion", "score"],
+    )
+    result = score(applications, reviews, rubric, constants={"call_year": 2022})
+    table = result.table
+    assert list(table.columns) == [
+        "application_id", "n_reviews", "pertinence", "faisabilite", "impact", "capacite",
+        "durabilite", "ancrage", "score", "disagreement", "ranked", "rank", "rank_in_region",
+        "flags",
+    ]
+    assert table["n_reviews"].tolist() == [3] * 11 + [0]
+    assert table["ranked"].tolist() == [True] * 11 + [False]
+    assert sorted(table["rank"].dropna().tolist()) == list(range(1, 12))
+    assert table["flags"].iloc[-1] == "insufficient_reviews;missing_criterion"
+    ancrage = np.clip(
+        1 + (2022 - applications["founded_year"]) / 4 + applications["members"] / 60, 1, 5
+    )
+    assert table["ancrage"].tolist() == pytest.approx(((ancrage - 1) / 4 * 100).tolist())
+    weights = {c.id: c.weight for c in rubric.criteria}
+    expected = sum(w * table[c] for c, w in weights.items()) / sum(weights.values())
+    assert table["score"].iloc[:11].tolist() == pytest.approx(expected.iloc[:11].round(2).tolist())
+    ranked = table[table["ranked"]].sort_values("rank")
+    assert ranked["score"].is_monotonic_decreasing
+    assert len(result.reviewer_stats()) == 3
