@@ -62,8 +62,14 @@ def check_eligibility(
     reasons_fr = np.array([g.reason.fr for g in rubric.eligibility], dtype=object)
     reasons_en = np.array([g.reason.en for g in rubric.eligibility], dtype=object)
 
-    def joined(labels: np.ndarray, sep: str) -> list[str]:
-        return [sep.join(labels[row]) for row in failed]
+    # Join once per distinct combination of failed gates (few), not once per
+    # application: a per-row join took 0.7 s at 100,000 applications.
+    patterns, which = np.unique(failed, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+
+    def joined(labels: np.ndarray, sep: str) -> np.ndarray:
+        texts = np.array([sep.join(labels[pattern]) for pattern in patterns] or [""], dtype=object)
+        return texts[which] if len(which) else np.array([], dtype=object)
 
     table = pd.DataFrame(
         {

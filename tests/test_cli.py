@@ -173,3 +173,19 @@ def test_usage_errors_exit_non_zero(args, capsys):
     with pytest.raises(SystemExit) as caught:
         main(args)
     assert caught.value.code == 2
+
+
+def test_review_by_an_unknown_reviewer(capsys, small_program):
+    (small_program / "reviewers.csv").write_text(
+        "reviewer_id,name,capacity,regions,domains,conflicts\nR1,Amina Alaoui,10,,,\n", encoding="utf-8"
+    )
+    edit(small_program / "program.yaml", "  reviews: reviews.csv\n", "  reviews: reviews.csv\n  reviewers: reviewers.csv\n")
+    code, _, err = cli(capsys, "validate", str(small_program))
+    assert code == EXIT_INPUT
+    assert err == (
+        f"error: 2 problems found:\n"
+        f"  - {small_program / 'reviews.csv'}, row 6, field 'reviewer_id': reviewer 'R2' is not in the "
+        "reviewers table. Suggestion: expected one of 'R1'\n"
+        f"  - {small_program / 'reviews.csv'}, row 7, field 'reviewer_id': reviewer 'R2' is not in the "
+        "reviewers table. Suggestion: expected one of 'R1'\n"
+    )

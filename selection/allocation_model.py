@@ -1,0 +1,757 @@
+"""The CP-SAT model of an allocation, its solve, and the lexicographic tie-break.
+
+Built in sections as in the OR-Tools samples: data (:class:`~selection.allocation_data.Data`),
+variables, constraints, objective, solve. Every hard constraint group is
+enforced by its own literal, a variable fixed to 1 in a normal solve; the
+explanations relax a group by fixing its literal to 0 in a copy of the model
+(its cost), or turn the literals into CP-SAT assumptions (a minimal
+conflicting set when nothing is feasible).
+
+Objective values are integers: merit scaled by ``MERIT_SCALE`` (and, for
+``merit_per_money``, multiplied by money), minus the penalties of soft rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from selection.allocation_config import MERIT_SCALE, AllocationConfig, SolverSettings
+from selection.allocation_data import Data, Group, money, number, percent
+
+__all__ = ["Constraint", "Solution", "AllocationModel", "solver_for", "proportional_amounts"]
+
+Key = tuple  # a readable key of a constraint group, e.g. ("group", 0, "Souss-Massa", "min_count")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One group of constraints that can be relaxed as a whole."""
+
+    key: Key
+    field: str  # where it is in the configuration
+    text: str  # in words (English), for explanations
+    balance: bool = False  # a group (balance) rule
+    soft: bool = False
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A selection and the proof that comes with it."""
+
+    selected: np.ndarray  # bool per row
+    amount: np.ndarray  # int64 per row (0 when not selected or no money)
+    status: str  # OPTIMAL or FEASIBLE
+    objective: int  # scaled
+    bound: int  # scaled
+    tie_break: str  # OPTIMAL (proven lexicographic optimum), FEASIBLE, NOT_SOLVED
+    solves: int = 0
+
+
+def solver_for(settings: SolverSettings, *, workers: int | None = None) -> cp_model.CpSolver:
+    """A CP-SAT solver with the parameters chosen for this model.
+
+    ``keep_all_feasible_solutions_in_presolve`` with ``cp_model_probing_level=0``
+    is kept because it measured fastest on TAMURI-like instances (DESIGN.md:
+    the default presolve collapses at large sizes). The time limit is always set.
+    """
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = settings.time_limit
+    solver.parameters.num_workers = workers or settings.workers
+    solver.parameters.random_seed = settings.seed
+    solver.parameters.keep_all_feasible_solutions_in_presolve = True
+    solver.parameters.cp_model_probing_level = 0
+    return solver
+
+
+class AllocationModel:
+    """One boolean per selectable candidate (an amount too under ``partial``).
+
+    ``objective`` overrides the configuration's (to compare objectives).
+    With ``assumable=True`` (explaining infeasibility) every ranked candidate
+    gets a variable, the rules that block candidates (merit floor, grant
+    bounds, exclusions, minimum reviews) become relaxable constraint groups,
+    and every literal may take either value.
+    """
+
+    def __init__(
+        self,
+        data: Data,
+        config: AllocationConfig,
+        *,
+        objective: str | None = None,
+        assumable: bool = False,
+        currency: str = "MAD",
+    ) -> None:
+        self.data = data
+        self.config = config
+        self.objective_name = objective or config.objective
+        self.assumable = assumable
+        self.currency = currency
+        self.model = cp_model.CpModel()
+        self.model.name = "allocation"
+        self.literal: dict[Key, cp_model.IntVar] = {}
+        self.constraints: dict[Key, Constraint] = {}
+        self.penalties: list[tuple[int, cp_model.IntVar]] = []
+
+        # Data: the rows that get a variable, and their amounts.
+        if assumable:
+            self.rows = np.flatnonzero(~np.isnan(data.merit))
+            relaxed = np.array(["grant" in f for f in data.filters], dtype=bool)
+            self.lo = np.where(relaxed, data.free_lo, data.lo)
+            self.hi = np.where(relaxed, data.free_hi, data.hi)
+        else:
+            self.rows = np.flatnonzero(data.selectable)
+            self.lo, self.hi = data.lo, data.hi
+        self.in_model = np.zeros(data.n, dtype=bool)
+        self.in_model[self.rows] = True
+        self.step = config.grant.step
+        self.partial = config.amount == "partial"
+
+        self._variables()
+        self._filters()
+        self._budget()
+        self._count()
+        self._groups()
+        self._resources()
+        self._committee()
+        if self.objective_name == "rank_order":
+            self._rank_order()
+        self._objective()
+
+    # -- variables ----------------------------------------------------------
+
+    def _variables(self) -> None:
+        data, model = self.data, self.model
+        # x[i] is 1 when candidate i (row position) is selected.
+        self.x: dict[int, cp_model.IntVar] = {
+            int(i): model.new_bool_var(f"x[{i}]({data.ids[i]})") for i in self.rows
+        }
+        # Under `partial`, k[i] * step is the grant of candidate i, and m[i]
+        # the merit it counts: m[i] = floor(merit_scaled[i] * grant / request),
+        # which r * m <= merit * grant gives at the optimum (m is maximised).
+        self.k: dict[int, cp_model.IntVar] = {}
+        self.m: dict[int, cp_model.IntVar] = {}
+        amounts = []
+        for i in map(int, self.rows):
+            if self.partial and self.hi[i] > self.lo[i]:
+                low, high = int(self.lo[i]) // self.step, int(self.hi[i]) // self.step
+                k = model.new_int_var_from_domain(
+                    cp_model.Domain.from_intervals([[0, 0], [low, high]]), f"k[{i}]"
+                )
+                model.add(k >= low * self.x[i])
+                model.add(k <= high * self.x[i])
+                self.k[i] = k
+                amounts.append(self.step * k)
+            else:
+                amounts.append(int(self.lo[i]) * self.x[i])
+        self.amount_of = dict(zip(map(int, self.rows), amounts))
+        for i, k in self.k.items():
+            request, merit = int(self.data.request[i]), int(self.data.merit_scaled[i])
+            m = model.new_int_var(0, max(merit, 0), f"m[{i}]")
+            model.add(request * m <= merit * self.step * k)
+            self.m[i] = m
+        self.spend = cp_model.LinearExpr.sum(amounts) if amounts else 0
+        self.count = cp_model.LinearExpr.sum(list(self.x.values())) if self.x else 0
+
+    def _enforce(self, key: Key, field: str, text: str, *, balance: bool = False,
+                 soft: bool = False) -> cp_model.IntVar:
+        """The literal of a constraint group (1 unless relaxed)."""
+        if key not in self.literal:
+            low = 0 if self.assumable and not soft else 1
+            self.literal[key] = self.model.new_int_var(low, 1, f"on{key}")
+            self.constraints[key] = Constraint(key, field, text, balance, soft)
+        return self.literal[key]
+
+    def _sum(self, rows: Iterable[int], weights: np.ndarray | None = None):
+        rows = [int(i) for i in rows if self.in_model[i]]
+        if weights is None:
+            return cp_model.LinearExpr.sum([self.x[i] for i in rows]) if rows else 0
+        return cp_model.LinearExpr.weighted_sum([self.x[i] for i in rows],
+                                                [int(weights[i]) for i in rows]) if rows else 0
+
+    def _money(self, rows: Iterable[int]):
+        terms = [self.amount_of[int(i)] for i in rows if self.in_model[i]]
+        return cp_model.LinearExpr.sum(terms) if terms else 0
+
+    def _words(self, amount: int) -> str:
+        return money(amount, self.currency, "en")
+
+    # -- constraints --------------------------------------------------------
+
+    def _filters(self) -> None:
+        # Filters (explaining only): the rules that block a candidate, relaxable.
+        if not self.assumable:
+            return
+        config = self.config
+        words = {
+            "exclude": ("exclude", "the committee's exclusions"),
+            "min_merit": ("min_merit", f"the merit floor of {number(config.min_merit or 0, 'en')}"),
+            "min_reviews": ("min_reviews", f"at least {config.min_reviews} reviews"),
+            "grant": ("grant", self._grant_words()),
+        }
+        for i in map(int, self.rows):
+            for name in self.data.filters[i]:
+                on = self._enforce(("filter", name), *words[name])
+                self.model.add(self.x[i] == 0).only_enforce_if(on)
+
+    def _grant_words(self) -> str:
+        config, grant = self.config, self.config.grant
+        parts = []
+        if grant.min is not None:
+            parts.append(f"at least {self._words(grant.min)}")
+        if grant.max is not None:
+            parts.append(f"at most {self._words(grant.max)}")
+        if grant.step != 1:
+            parts.append(f"in steps of {self._words(grant.step)}")
+        text = "grants of " + " and ".join(parts) if parts else "the grant amounts"
+        if config.amount == "partial":
+            text += f" (at least {percent(Fraction(str(config.min_fraction)), 'en')} of a request)"
+        if config.amount == "tiers":
+            text += " (the tiers " + ", ".join(self._words(t) for t in config.tiers or []) + ")"
+        return text
+
+    def _budget(self) -> None:
+        config = self.config
+        # Budget: the grants of the selected fit in the budget (under
+        # `proportional`, the minimum grant of each selected does).
+        if config.budget is not None:
+            on = self._enforce(("budget",), "budget", f"the budget of {self._words(config.budget)}")
+            self.model.add(self.spend <= config.budget).only_enforce_if(on)
+        # Spend floor: at least this much is allocated.
+        floor = config.spend_floor
+        if floor is not None:
+            field = "min_spend" if config.min_spend == floor else "min_spend_share"
+            on = self._enforce(("min_spend",), field, f"spending at least {self._words(floor)}")
+            self.model.add(self.spend >= floor).only_enforce_if(on)
+
+    def _count(self) -> None:
+        bounds = self.config.count
+        # Count: the number selected within its bounds.
+        if bounds.min is not None:
+            on = self._enforce(("count", "min"), "count.min", f"at least {bounds.min} selected")
+            self.model.add(self.count >= bounds.min).only_enforce_if(on)
+        if bounds.max is not None:
+            on = self._enforce(("count", "max"), "count.max", f"at most {bounds.max} selected")
+            self.model.add(self.count <= bounds.max).only_enforce_if(on)
+
+    def _groups(self) -> None:
+        # Balance: per value of a group column, count bounds, and count and
+        # money shares as exact fractions N/D:  D * part >= N * whole  (min).
+        # A soft bound gets a violation v >= 0 that the objective pays for.
+        for group in self.data.groups:
+            count = self._sum(group.members)
+            amount = self._money(group.members)
+            for name in self.config.groups[group.rule].bounds:
+                bound = group.bound(name)
+                key = ("group", group.rule, group.value, name)
+                soft = group.penalty is not None
+                on = self._enforce(key, f"groups[{group.rule}].{name}",
+                                   _group_words(group, name, bound), balance=True, soft=soft)
+                money_top = int(self.hi[self.rows].sum()) if len(self.rows) else 0
+                part, whole, top = (
+                    (count, self.count, len(self.rows)) if "count" in name
+                    else (amount, self.spend, money_top)
+                )
+                if name == "min_count":
+                    top = max(top, bound)  # a minimum may exceed the candidates
+                v = 0
+                if soft:
+                    v = self.model.new_int_var(0, max(top, 1), f"v{key}")
+                    self.penalties.append((int(group.penalty), v))
+                if name == "min_count":
+                    self.model.add(part + v >= bound).only_enforce_if(on)
+                elif name == "max_count":
+                    self.model.add(part - v <= bound).only_enforce_if(on)
+                elif name.startswith("min"):
+                    self.model.add(
+                        bound.denominator * (part + v) >= bound.numerator * whole
+                    ).only_enforce_if(on)
+                else:
+                    self.model.add(
+                        bound.denominator * (part - v) <= bound.numerator * whole
+                    ).only_enforce_if(on)
+
+    def _resources(self) -> None:
+        # Resources: what the selected consume stays within each capacity.
+        for r, (rule, usage) in enumerate(self.data.resources):
+            on = self._enforce(("resource", r), f"resources[{r}]",
+                               f"the capacity of {rule.capacity:,} {rule.column}")
+            self.model.add(self._sum(self.rows, usage) <= rule.capacity).only_enforce_if(on)
+
+    def _committee(self) -> None:
+        data = self.data
+        # Forced inclusions: each is selected.
+        for k, i in enumerate(data.include):
+            on = self._enforce(("include", str(data.ids[i])), f"include[{k}]",
+                               f"'{data.ids[i]}' selected (include)")
+            if self.in_model[i]:
+                self.model.add(self.x[i] == 1).only_enforce_if(on)
+            else:
+                self.model.add_bool_or([]).only_enforce_if(on)  # cannot be selected
+        # One per organisation: at most one selected per value of the column.
+        if data.organisation is not None:
+            on = self._enforce(("one_per",), "one_per",
+                               f"at most one selected per {self.config.one_per}")
+            for rows in self._by_organisation().values():
+                if len(rows) > 1:
+                    self.model.add_at_most_one(self.x[i] for i in rows).only_enforce_if(on)
+        # Incompatible pairs: not both selected.
+        for k, (a, b) in enumerate(data.pairs):
+            on = self._enforce(("incompatible", str(data.ids[a]), str(data.ids[b])),
+                               f"incompatible[{k}]",
+                               f"'{data.ids[a]}' and '{data.ids[b]}' not both selected")
+            if self.in_model[a] and self.in_model[b]:
+                self.model.add(self.x[a] + self.x[b] <= 1).only_enforce_if(on)
+
+    def _by_organisation(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for i in map(int, self.rows):
+            value = self.data.organisation[i]
+            if value is not None:
+                rows.setdefault(value, []).append(i)
+        return rows
+
+    def _rank_order(self) -> None:
+        # Rank order: within a cell (same value in every group column), a
+        # candidate is passed over for a lower-ranked one only if it does not
+        # fit (see _would_not_fit). below[i] is 1 when some candidate of i's
+        # cell ranked below i is selected; then x[i] or a reason not to fit holds.
+        on = self._enforce(("rank_order",), "objective", "rank order within each group")
+        self._suffix_sums()
+        by_cell: dict[int, list[int]] = {}
+        for i in map(int, self.rows):
+            by_cell.setdefault(int(self.data.cell[i]), []).append(i)
+        for rows in by_cell.values():
+            below = None  # "someone after this row in the cell is selected"
+            for i in reversed(rows):
+                if below is not None:
+                    self.model.add_bool_or(
+                        [self.x[i], below.Not(), *self._would_not_fit(i)]
+                    ).only_enforce_if(on)
+                here = self.model.new_bool_var(f"at_or_below[{i}]")
+                self.model.add_implication(self.x[i], here)
+                if below is not None:
+                    self.model.add_implication(below, here)
+                below = here
+
+    def _suffix_sums(self) -> None:
+        """What the selected ranked below each row *in its cell* use: money,
+        places, each resource (chains of integer variables, linear in size)."""
+        model, data = self.model, self.data
+        self.below_spend: dict[int, object] = {}
+        self.below_count: dict[int, object] = {}
+        self.below_use: list[dict[int, object]] = [{} for _ in data.resources]
+        by_cell: dict[int, list[int]] = {}
+        for i in map(int, self.rows):
+            by_cell.setdefault(int(data.cell[i]), []).append(i)
+        total = int(self.hi[self.rows].sum()) if len(self.rows) else 0
+        for rows in by_cell.values():
+            spend, count, use, previous = 0, 0, [0] * len(data.resources), None
+            for i in reversed(rows):
+                if previous is not None:
+                    # The sums over the rows after i in the cell: previous row's plus its own.
+                    new_spend = model.new_int_var(0, total, f"spend_below[{i}]")
+                    model.add(new_spend == spend + self.amount_of[previous])
+                    new_count = model.new_int_var(0, len(rows), f"count_below[{i}]")
+                    model.add(new_count == count + self.x[previous])
+                    spend, count = new_spend, new_count
+                    for r, (_, usage) in enumerate(data.resources):
+                        new_use = model.new_int_var(0, int(usage[rows].sum()), f"use{r}_below[{i}]")
+                        model.add(new_use == use[r] + int(usage[previous]) * self.x[previous])
+                        use[r] = new_use
+                self.below_spend[i], self.below_count[i] = spend, count
+                for r in range(len(data.resources)):
+                    self.below_use[r][i] = use[r]
+                previous = i
+
+    def _would_not_fit(self, i: int) -> list[cp_model.IntVar]:
+        """Literals each of which, when true, proves that candidate i does not fit.
+
+        A candidate does not fit when (a) it would not fit in what is left even
+        if every selected candidate of its cell ranked below it gave back its
+        place and money: the budget (with its smallest grant), the count
+        maximum, the maximum count of one of its groups, a resource; or an
+        application of its organisation, or one incompatible with it, is
+        selected (and is not one of those); or (b) adding it to the selection
+        would break a share: the maximum share of one of its groups, or the
+        minimum share of another group. Soft rules never stop it from fitting.
+        """
+        model, data, config = self.model, self.data, self.config
+        add = int(self.lo[i])
+        reasons = []
+
+        def reason(name: str, constraint_key: Key) -> cp_model.IntVar:
+            literal = model.new_bool_var(f"no_fit[{i}]{name}")
+            reasons.append(literal)
+            # The reason counts only while its constraint is in force.
+            model.add_implication(literal, self.literal[constraint_key])
+            return literal
+
+        kept_spend = self.spend - self.below_spend[i]
+        kept_count = self.count - self.below_count[i]
+        if ("budget",) in self.literal:
+            model.add(kept_spend + add >= config.budget + 1).only_enforce_if(
+                reason("budget", ("budget",)))
+        if ("count", "max") in self.literal:
+            model.add(kept_count >= config.count.max).only_enforce_if(
+                reason("count", ("count", "max")))
+        for group in data.groups:
+            if group.penalty is not None:
+                continue
+            inside = bool(np.isin(i, group.members))
+            count, amount = self._sum(group.members), self._money(group.members)
+            for name in config.groups[group.rule].bounds:
+                key = ("group", group.rule, group.value, name)
+                bound = group.bound(name)
+                exact = isinstance(bound, Fraction)
+                n_, d_ = (bound.numerator, bound.denominator) if exact else (0, 0)
+                if name == "max_count" and inside:
+                    # The cell lies inside the group: its rows below i are members.
+                    model.add(count - self.below_count[i] >= bound).only_enforce_if(
+                        reason(name, key))
+                elif name == "max_count_share" and inside:
+                    # d * (count_g + 1) > n * (count + 1)
+                    model.add(d_ * count - n_ * self.count >= n_ - d_ + 1).only_enforce_if(
+                        reason(name, key))
+                elif name == "max_money_share" and inside:
+                    model.add(d_ * amount - n_ * self.spend >= (n_ - d_) * add + 1).only_enforce_if(
+                        reason(name, key))
+                elif name == "min_count_share" and not inside:
+                    # d * count_h < n * (count + 1)
+                    model.add(n_ * self.count - d_ * count >= 1 - n_).only_enforce_if(
+                        reason(name, key))
+                elif name == "min_money_share" and not inside:
+                    model.add(n_ * self.spend - d_ * amount >= 1 - n_ * add).only_enforce_if(
+                        reason(name, key))
+        for r, (rule, usage) in enumerate(data.resources):
+            used = self._sum(self.rows, usage) - self.below_use[r][i] + int(usage[i])
+            model.add(used >= rule.capacity + 1).only_enforce_if(reason("resource", ("resource", r)))
+        cell = data.cell[i]
+
+        def given_back(j: int) -> bool:
+            return j > i and data.cell[j] == cell
+
+        if data.organisation is not None and data.organisation[i] is not None:
+            others = [j for j in self._by_organisation()[data.organisation[i]]
+                      if j != i and not given_back(j)]
+            if others:
+                model.add(self._sum(others) >= 1).only_enforce_if(reason("one_per", ("one_per",)))
+        for a, b in data.pairs:
+            other = b if i == a else a if i == b else None
+            if other is not None and not given_back(other) and self.in_model[a] and self.in_model[b]:
+                key = ("incompatible", str(data.ids[a]), str(data.ids[b]))
+                model.add(self.x[other] == 1).only_enforce_if(reason("pair", key))
+        return reasons
+
+    # -- objective ----------------------------------------------------------
+
+    def _objective(self) -> None:
+        data = self.data
+        terms = []
+        if self.objective_name == "merit_per_money":
+            # Merit x money: each unit of money counts the merit of the grant it
+            # pays for (divided by the budget when reported).
+            for i in map(int, self.rows):
+                terms.append(int(data.merit_scaled[i]) * self.amount_of[i])
+            weight = max(int(self.config.budget or 0), 1)
+            self.scale = MERIT_SCALE * weight
+        else:
+            for i in map(int, self.rows):
+                if i in self.m:
+                    terms.append(self.m[i])
+                else:
+                    terms.append(self.merit_of(i, int(self.lo[i])) * self.x[i])
+            weight = 1
+            self.scale = MERIT_SCALE
+        for penalty, v in self.penalties:
+            terms.append(-penalty * weight * v)
+        self.objective = (
+            cp_model.LinearExpr.sum(terms) if terms else cp_model.LinearExpr.constant(0)
+        )
+        self.model.maximize(self.objective)
+
+    # -- values -------------------------------------------------------------
+
+    def merit_of(self, i: int, amount: int) -> int:
+        """The scaled objective contribution of candidate i with this grant."""
+        merit = int(self.data.merit_scaled[i])
+        if self.objective_name == "merit_per_money":
+            return merit * amount
+        request = int(self.data.request[i])
+        if self.partial and request > 0:
+            # Merit counted in proportion to the funded fraction, rounded down.
+            return merit * amount // request
+        return merit
+
+    def value_of(self, selected: np.ndarray, amount: np.ndarray) -> int:
+        """The scaled objective of a selection, computed in Python (no penalties)."""
+        return sum(self.merit_of(int(i), int(amount[i])) for i in np.flatnonzero(selected))
+
+    # -- solve --------------------------------------------------------------
+
+    def copy(self, *, relax: Iterable[Key] = (), fix: Mapping[cp_model.IntVar, int] | None = None,
+             at_least: int | None = None) -> cp_model.CpModel:
+        """A copy of the model with constraint groups relaxed, variables fixed,
+        or the objective held at least at a value."""
+        model = self.model.clone()
+        for key in relax:
+            if key in self.literal:
+                _set_domain(model, self.literal[key], 0, 0)
+        for var, value in (fix or {}).items():
+            model.add(var == value)
+        if at_least is not None:
+            # Variables of a clone keep their indices: the expression carries over.
+            model.add(self.objective >= at_least)
+        return model
+
+    def variables(self) -> list[cp_model.IntVar]:
+        """The tie-break vector, in rank order: every x, then every partial grant."""
+        return [self.x[int(i)] for i in self.rows] + [self.k[i] for i in sorted(self.k)]
+
+    def read(self, solver: cp_model.CpSolver) -> tuple[np.ndarray, np.ndarray]:
+        selected = np.zeros(self.data.n, dtype=bool)
+        amount = np.zeros(self.data.n, dtype=np.int64)
+        for i in map(int, self.rows):
+            if solver.value(self.x[i]):
+                selected[i] = True
+                amount[i] = solver.value(self.k[i]) * self.step if i in self.k else int(self.lo[i])
+        if self.config.amount == "proportional":
+            amount = proportional_amounts(self.data, self.config, selected)
+        if self.config.budget is None:
+            amount[:] = 0
+        return selected, amount
+
+    def solve(self, settings: SolverSettings) -> tuple[int, Solution | None]:
+        """Maximise the objective, then break ties by the documented key.
+
+        Returns the CP-SAT status of the first solve and the solution (None
+        when there is none). Among the selections with the best objective,
+        the one returned is the first by this key, in order:
+
+        1. the most rank points: each selected candidate scores ``N - p``,
+           ``p`` its row position (0 for the best ranked) and ``N`` the number
+           of rows (N points for the best ranked, 1 for the last);
+        2. lexicographic: the best-ranked candidate on which two selections
+           still differ is selected in the one returned;
+        3. under ``partial``, the grants in rank order, lexicographically
+           (more money to the better ranked).
+
+        Every step is proven by CP-SAT (``tie_break`` "OPTIMAL"), so the
+        selection is unique: the same whatever the seed or number of workers.
+        """
+        xs = [self.x[int(i)] for i in self.rows]
+        weights = [self.data.n - int(i) for i in self.rows]  # N - row position
+        rank_sum = cp_model.LinearExpr.weighted_sum(xs, weights) if xs else 0
+        scale = sum(weights) + 1  # larger than any rank sum
+        solves = 1
+        if self._fits_int64(scale):
+            # Objective and rank sum in one solve: scale * objective + rank sum.
+            model = self.model.clone()
+            model.maximize(scale * self.objective + rank_sum)
+            solver = solver_for(settings)
+            status = solver.solve(model)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return status, None
+            combined = int(round(solver.objective_value))
+            value, ranks = combined // scale, combined % scale
+            bound = int(solver.best_objective_bound) // scale
+            tie_break = "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
+        else:
+            # Too large for one integer objective: the objective, then the rank sum.
+            solver = solver_for(settings)
+            status = solver.solve(self.model)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return status, None
+            value = int(round(solver.objective_value))
+            bound = int(round(solver.best_objective_bound))
+            model = self.copy(at_least=value)
+            model.maximize(rank_sum)
+            for var in xs:
+                model.add_hint(var, solver.value(var))
+            solver = solver_for(settings)
+            second = solver.solve(model)
+            solves += 1
+            if second not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover
+                raise RuntimeError("the rank-sum solve lost the solution it was given")
+            ranks = int(round(solver.objective_value))
+            tie_break = "OPTIMAL" if second == cp_model.OPTIMAL else "FEASIBLE"
+        proven = status == cp_model.OPTIMAL
+        bound = value if proven else max(bound, value)
+        values = [solver.value(v) for v in xs]
+
+        def held() -> cp_model.CpModel:
+            model = self.copy(at_least=value)
+            if xs:
+                model.add(rank_sum >= ranks)
+            return model
+
+        # Lexicographic among the selections with this objective and rank sum;
+        # first, the cheap question: is there any other?
+        if xs and tie_break == "OPTIMAL":
+            other = held()
+            chosen = [var for var, v in zip(xs, values) if v]
+            rest = [var for var, v in zip(xs, values) if not v]
+            other.add(sum(1 - var for var in chosen) + sum(rest) >= 1)
+            solver = solver_for(settings)
+            unique = solver.solve(other)
+            solves += 1
+            if unique in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                values, tie_break, steps = self.lexicographic(xs, values, held, settings)
+                solves += steps
+            elif unique != cp_model.INFEASIBLE:
+                tie_break = "FEASIBLE"
+        fixed = dict(zip(xs, values))
+        if self.k:
+            # Partial grants: the selection fixed, the grants lexicographically.
+            ks = [self.k[i] for i in sorted(self.k)]
+            solver = _solve_fixed(self, fixed, settings)
+            grants = [solver.value(k) for k in ks]
+
+            def held_grants() -> cp_model.CpModel:
+                return self.copy(fix=fixed, at_least=value)
+
+            grants, grant_tie, steps = self.lexicographic(ks, grants, held_grants, settings)
+            solves += steps
+            if grant_tie != "OPTIMAL":
+                tie_break = grant_tie
+            fixed.update(zip(ks, grants))
+        solver = _solve_fixed(self, fixed, settings)
+        selected, amount = self.read(solver)
+        return status, Solution(
+            selected=selected,
+            amount=amount,
+            status="OPTIMAL" if proven else "FEASIBLE",
+            objective=value,
+            bound=bound,
+            tie_break=tie_break,
+            solves=solves,
+        )
+
+    def _fits_int64(self, scale: int) -> bool:
+        """True when scale * objective + rank sum stays far within int64."""
+        proto = self.model.proto
+        total = 0
+        for var, coef in zip(proto.objective.vars, proto.objective.coeffs):
+            domain = proto.variables[var].domain
+            total += abs(coef) * max(abs(domain[0]), abs(domain[len(domain) - 1]))
+        return (total + 1) * scale < 2**60
+
+    def lexicographic(self, variables: list[cp_model.IntVar], values: list[int], held,
+                      settings: SolverSettings) -> tuple[list[int], str, int]:
+        """The lexicographically largest ``variables`` among the solutions of ``held()``.
+
+        Each step asks CP-SAT for a solution that is lexicographically larger
+        than the current one, with its first difference as early as possible;
+        the current one is the answer when CP-SAT proves there is none. The
+        first differing position only moves later, so the loop ends.
+        """
+        solves = 0
+        while True:
+            model = held()
+            upper = [_upper(model, v) for v in variables]
+            open_ = [p for p, v in enumerate(values) if v < upper[p]]
+            if not open_:
+                return values, "OPTIMAL", solves
+            # d[p]: the first difference is at p (and it is an increase).
+            d = {p: model.new_bool_var(f"first_diff[{p}]") for p in open_}
+            model.add_exactly_one(d.values())
+            # same: the first difference comes after this position, which is
+            # then unchanged; a chain, so that the model stays linear in size.
+            remaining = len(open_)
+            same = None  # None: still 1 (no position yet)
+            for p, var in enumerate(variables):
+                if p in d:
+                    model.add(var >= values[p] + 1).only_enforce_if(d[p])
+                    remaining -= 1
+                    if remaining == 0:
+                        break
+                    after = model.new_bool_var(f"same[{p}]")
+                    model.add(after + d[p] == (1 if same is None else same))
+                    same = after
+                if same is None:
+                    model.add(var == values[p])
+                else:
+                    model.add(var == values[p]).only_enforce_if(same)
+            weights = [len(variables) - p for p in open_]
+            model.maximize(cp_model.LinearExpr.weighted_sum(list(d.values()), weights))
+            for var, current in zip(variables, values):
+                model.add_hint(var, current)
+            solver = solver_for(settings)
+            status = solver.solve(model)
+            solves += 1
+            if status == cp_model.INFEASIBLE:
+                return values, "OPTIMAL", solves
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return values, "FEASIBLE", solves
+            values = [solver.value(v) for v in variables]
+
+
+def _set_domain(model: cp_model.CpModel, var: cp_model.IntVar, low: int, high: int) -> None:
+    """Narrow a literal of a clone (its domain is one interval)."""
+    domain = model.proto.variables[var.index].domain
+    domain[0], domain[1] = low, high
+
+
+def _upper(model: cp_model.CpModel, var: cp_model.IntVar) -> int:
+    domain = model.proto.variables[var.index].domain
+    return int(domain[len(domain) - 1])  # (this proto's lists take no negative index)
+
+
+def _solve_fixed(model: AllocationModel, fixed: Mapping[cp_model.IntVar, int],
+                 settings: SolverSettings) -> cp_model.CpSolver:
+    """A solver holding these values (to read every variable of the model)."""
+    copy = model.copy(fix=fixed)
+    solver = solver_for(settings)
+    status = solver.solve(copy)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover - a bug if so
+        raise RuntimeError(f"CP-SAT returned {solver.status_name(status)} for a known solution")
+    return solver
+
+
+def proportional_amounts(data: Data, config: AllocationConfig, selected: np.ndarray) -> np.ndarray:
+    """Grants proportional to merit that spend the budget, within the grant bounds.
+
+    Water-filling in integers: the free selected share the money left in
+    proportion to their scaled merit, each rounded down to the step; those
+    above ``grant.max`` are fixed at it (first), then those below
+    ``grant.min`` at it, and the rest share again, until nobody moves.
+    """
+    step, low = config.grant.step, int(config.grant.min or 0)
+    high = int(config.grant.max if config.grant.max is not None else config.budget or 0)
+    amount = np.zeros(data.n, dtype=np.int64)
+    free = [int(i) for i in np.flatnonzero(selected)]
+    left = int(config.budget or 0)
+    while free:
+        weight = sum(int(data.merit_scaled[i]) for i in free)
+        share = {
+            i: (left * int(data.merit_scaled[i]) // weight) // step * step if weight
+            else left // len(free) // step * step
+            for i in free
+        }
+        over = [i for i in free if share[i] > high]
+        under = [i for i in free if share[i] < low] if not over else []
+        fixed = over or under
+        if not fixed:
+            for i in free:
+                amount[i] = share[i]
+            break
+        for i in fixed:
+            amount[i] = high if over else low
+            left -= int(amount[i])
+        free = [i for i in free if i not in fixed]
+    return amount
+
+
+def _group_words(group: Group, name: str, bound) -> str:
+    if name == "min_count":
+        return f"{group.label}: at least {bound} selected"
+    if name == "max_count":
+        return f"{group.label}: at most {bound} selected"
+    what = "of the number selected" if "count" in name else "of the money"
+    side = "at least" if name.startswith("min") else "at most"
+    return f"{group.label}: {side} {percent(bound, 'en')} {what}"
