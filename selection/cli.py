@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from selection import __version__
 from selection.errors import InfeasibleError, SelectionError, SolverLimitError
@@ -92,10 +93,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Progress:
+    """Step names on one refreshed line of a terminal's stderr; silent when piped."""
+
+    _STEPS = {
+        "fr": {"read": "lecture des fichiers", "scoring": "éligibilité et notation", "write": "écriture des résultats"},
+        "en": {"read": "reading files", "scoring": "eligibility and scoring", "write": "writing outputs"},
+    }
+
+    def __init__(self, lang: str, stream: TextIO) -> None:
+        self.lang, self.stream = lang, stream
+        self.active = stream.isatty()
+
+    def __call__(self, step: str) -> None:
+        if self.active:
+            label = self._STEPS[self.lang].get(step, ("étape " if self.lang == "fr" else "stage ") + step)
+            self.stream.write(f"\r\033[K… {label}")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.active:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> None:
     from selection.runner import run_program
 
-    result = run_program(args.program, args.out, command=["selection", *argv])
+    progress = _Progress(args.lang, sys.stderr)
+    try:
+        result = run_program(args.program, args.out, command=["selection", *argv], progress=progress)
+    finally:
+        progress.done()
     if not args.quiet:
         print(format_summary(result, args.lang))
         print()

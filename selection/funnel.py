@@ -209,21 +209,27 @@ def run(
     reviews: pd.DataFrame,
     *,
     sources: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run the whole funnel of ``program`` on raw or canonical tables.
 
     ``applications`` may use the export's column names (the program maps them)
     or the canonical ones; ``reviews`` is in long form (or a wide sheet).
+    ``progress``, when given, is called with the id of each stage as it starts
+    (``"scoring"`` first), for a caller that shows progress.
     Raises a :class:`~selection.errors.SelectionError` for any mistake in the
     inputs and :class:`~selection.errors.InfeasibleError` when a stage's
     constraints cannot hold.
     """
+    report = progress or (lambda step: None)
+    report("scoring")
     apps, eligibility, scoring = score_applications(program, applications, reviews, sources=sources)
     table = pd.concat(
         [apps, eligibility.table[["eligible"]], scoring.table.drop(columns="application_id")], axis=1
     )
     results: dict[str, StageResult] = {}
     for stage in program.config.stages:
+        report(stage.id)
         entered = (
             pd.Series(True, index=apps.index) if stage.from_ is None else results[stage.from_].kept
         )

@@ -97,14 +97,27 @@ def validate_program(path: str | Path) -> tuple[Program, ProgramInputs, RunResul
     return program, inputs, result
 
 
-def run_program(path: str | Path, out: str | Path, *, command: Sequence[str] = ()) -> RunResult:
-    """Run the whole funnel of the program at ``path`` and write the output folder ``out``."""
+def run_program(
+    path: str | Path,
+    out: str | Path,
+    *,
+    command: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run the whole funnel of the program at ``path`` and write the output folder ``out``.
+
+    ``progress`` is called with each step as it starts: ``"read"``,
+    ``"scoring"``, each stage id, then ``"write"``.
+    """
+    report = progress or (lambda step: None)
     started = time.perf_counter()
+    report("read")
     program = load_program(path)
     inputs = read_inputs(program)
     read_done = time.perf_counter()
-    result = run(program, inputs.applications, inputs.reviews, sources=_sources(inputs))
+    result = run(program, inputs.applications, inputs.reviews, sources=_sources(inputs), progress=progress)
     run_done = time.perf_counter()
+    report("write")
     with output_folder(out) as folder:
         write_csv(result.scores(), folder / "scores.csv")
         write_csv(result.allocation(), folder / "allocation.csv")

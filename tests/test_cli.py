@@ -189,3 +189,31 @@ def test_review_by_an_unknown_reviewer(capsys, small_program):
         f"  - {small_program / 'reviews.csv'}, row 7, field 'reviewer_id': reviewer 'R2' is not in the "
         "reviewers table. Suggestion: expected one of 'R1'\n"
     )
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped():
+    from selection.cli import _Progress
+
+    terminal, pipe = _Stream(True), _Stream(False)
+    for stream in (terminal, pipe):
+        progress = _Progress("fr", stream)
+        for step in ("read", "scoring", "incubation", "write"):
+            progress(step)
+        progress.done()
+    assert pipe.text == ""
+    assert "… lecture des fichiers" in terminal.text and "… étape incubation" in terminal.text
+    assert terminal.text.endswith("\r\x1b[K")
