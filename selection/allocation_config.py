@@ -236,6 +236,12 @@ class SolverSettings(BaseModel):
     workers: int = Field(default=1, ge=1)
     """CP-SAT search workers; more may be faster on large stages."""
 
+    tie_break: Literal["lexicographic", "rank_points"] = "lexicographic"
+    """``lexicographic``: ties are broken down to a unique selection, proven
+    (the same whatever the seed or workers). ``rank_points``: stop after the
+    rank points (one solve less, faster on large stages; a remaining tie, rare,
+    may then depend on the seed); ``tie_break`` then reads ``RANK_POINTS``."""
+
 
 class ExplainSettings(BaseModel):
     """How much explaining :func:`~selection.allocation.allocate` does after the solve.
@@ -256,7 +262,7 @@ class ExplainSettings(BaseModel):
     not selected, the best ranked first (those closest to the line); the
     others get an empty value and a note saying why."""
 
-    exact_up_to: int = Field(default=300, ge=0)
+    exact_up_to: int = Field(default=100, ge=0)
     """``costs`` and ``compare_objectives`` left unset are on in stages with at
     most this many selectable candidates, off in larger ones."""
 

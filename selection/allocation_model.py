@@ -13,8 +13,8 @@ Objective values are integers: merit scaled by ``MERIT_SCALE`` (and, for
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -322,6 +322,7 @@ class AllocationModel:
         # fit (see _would_not_fit). below[i] is 1 when some candidate of i's
         # cell ranked below i is selected; then x[i] or a reason not to fit holds.
         on = self._enforce(("rank_order",), "objective", "rank order within each group")
+        self._totals()
         self._suffix_sums()
         by_cell: dict[int, list[int]] = {}
         for i in map(int, self.rows):
@@ -338,6 +339,33 @@ class AllocationModel:
                 if below is not None:
                     self.model.add_implication(below, here)
                 below = here
+
+    def _totals(self) -> None:
+        """One variable per total the fit conditions read (spend, count, each
+        group's count and money, each resource), so that every condition has a
+        few terms instead of one per candidate."""
+        model, data = self.model, self.data
+        top_money = int(self.hi[self.rows].sum()) if len(self.rows) else 0
+        n = len(self.rows)
+
+        def total(name: str, expression, top: int) -> cp_model.IntVar:
+            var = model.new_int_var(0, max(top, 0), name)
+            model.add(var == expression)
+            return var
+
+        self.spend_total = total("spend_total", self.spend, top_money)
+        self.count_total = total("count_total", self.count, n)
+        self.group_count_total = [
+            total(f"count_total[{k}]", self._sum(g.members), n) for k, g in enumerate(data.groups)
+        ]
+        self.group_money_total = [
+            total(f"money_total[{k}]", self._money(g.members), top_money)
+            for k, g in enumerate(data.groups)
+        ]
+        self.usage_total = [
+            total(f"use_total[{r}]", self._sum(self.rows, usage), int(usage[self.rows].sum()))
+            for r, (_, usage) in enumerate(data.resources)
+        ]
 
     def _suffix_sums(self) -> None:
         """What the selected ranked below each row *in its cell* use: money,
@@ -392,19 +420,20 @@ class AllocationModel:
             model.add_implication(literal, self.literal[constraint_key])
             return literal
 
-        kept_spend = self.spend - self.below_spend[i]
-        kept_count = self.count - self.below_count[i]
+        spend, total_count = self.spend_total, self.count_total
+        kept_spend = spend - self.below_spend[i]
+        kept_count = total_count - self.below_count[i]
         if ("budget",) in self.literal:
             model.add(kept_spend + add >= config.budget + 1).only_enforce_if(
                 reason("budget", ("budget",)))
         if ("count", "max") in self.literal:
             model.add(kept_count >= config.count.max).only_enforce_if(
                 reason("count", ("count", "max")))
-        for group in data.groups:
+        for k, group in enumerate(data.groups):
             if group.penalty is not None:
                 continue
             inside = bool(np.isin(i, group.members))
-            count, amount = self._sum(group.members), self._money(group.members)
+            count, amount = self.group_count_total[k], self.group_money_total[k]
             for name in config.groups[group.rule].bounds:
                 key = ("group", group.rule, group.value, name)
                 bound = group.bound(name)
@@ -416,20 +445,20 @@ class AllocationModel:
                         reason(name, key))
                 elif name == "max_count_share" and inside:
                     # d * (count_g + 1) > n * (count + 1)
-                    model.add(d_ * count - n_ * self.count >= n_ - d_ + 1).only_enforce_if(
+                    model.add(d_ * count - n_ * total_count >= n_ - d_ + 1).only_enforce_if(
                         reason(name, key))
                 elif name == "max_money_share" and inside:
-                    model.add(d_ * amount - n_ * self.spend >= (n_ - d_) * add + 1).only_enforce_if(
+                    model.add(d_ * amount - n_ * spend >= (n_ - d_) * add + 1).only_enforce_if(
                         reason(name, key))
                 elif name == "min_count_share" and not inside:
                     # d * count_h < n * (count + 1)
-                    model.add(n_ * self.count - d_ * count >= 1 - n_).only_enforce_if(
+                    model.add(n_ * total_count - d_ * count >= 1 - n_).only_enforce_if(
                         reason(name, key))
                 elif name == "min_money_share" and not inside:
-                    model.add(n_ * self.spend - d_ * amount >= 1 - n_ * add).only_enforce_if(
+                    model.add(n_ * spend - d_ * amount >= 1 - n_ * add).only_enforce_if(
                         reason(name, key))
         for r, (rule, usage) in enumerate(data.resources):
-            used = self._sum(self.rows, usage) - self.below_use[r][i] + int(usage[i])
+            used = self.usage_total[r] - self.below_use[r][i] + int(usage[i])
             model.add(used >= rule.capacity + 1).only_enforce_if(reason("resource", ("resource", r)))
         cell = data.cell[i]
 
@@ -526,6 +555,18 @@ class AllocationModel:
             amount[:] = 0
         return selected, amount
 
+    def read_values(self, values: Mapping[cp_model.IntVar, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Selection and grants from the values of the x variables (fixed amounts)."""
+        selected = np.zeros(self.data.n, dtype=bool)
+        for i in map(int, self.rows):
+            selected[i] = bool(values[self.x[i]])
+        amount = np.where(selected, self.lo, 0).astype(np.int64)
+        if self.config.amount == "proportional":
+            amount = proportional_amounts(self.data, self.config, selected)
+        if self.config.budget is None:
+            amount[:] = 0
+        return selected, amount
+
     def solve(self, settings: SolverSettings) -> tuple[int, Solution | None]:
         """Maximise the objective, then break ties by the documented key.
 
@@ -592,7 +633,10 @@ class AllocationModel:
 
         # Lexicographic among the selections with this objective and rank sum;
         # first, the cheap question: is there any other?
-        if xs and tie_break == "OPTIMAL":
+        if xs and tie_break == "OPTIMAL" and settings.tie_break == "rank_points":
+            # Asked to stop after the rank points: proven, but not proven unique.
+            tie_break = "RANK_POINTS"
+        elif xs and tie_break == "OPTIMAL":
             other = held()
             chosen = [var for var, v in zip(xs, values) if v]
             rest = [var for var, v in zip(xs, values) if not v]
@@ -620,8 +664,11 @@ class AllocationModel:
             if grant_tie != "OPTIMAL":
                 tie_break = grant_tie
             fixed.update(zip(ks, grants))
-        solver = _solve_fixed(self, fixed, settings)
-        selected, amount = self.read(solver)
+        if self.k:
+            selected, amount = self.read(_solve_fixed(self, fixed, settings))
+        else:
+            # Every variable of the solution is an x: read them without a solve.
+            selected, amount = self.read_values(fixed)
         return status, Solution(
             selected=selected,
             amount=amount,
@@ -716,34 +763,32 @@ def _solve_fixed(model: AllocationModel, fixed: Mapping[cp_model.IntVar, int],
 def proportional_amounts(data: Data, config: AllocationConfig, selected: np.ndarray) -> np.ndarray:
     """Grants proportional to merit that spend the budget, within the grant bounds.
 
-    Water-filling in integers: the free selected share the money left in
-    proportion to their scaled merit, each rounded down to the step; those
-    above ``grant.max`` are fixed at it (first), then those below
-    ``grant.min`` at it, and the rest share again, until nobody moves.
+    Each selected gets ``clamp(step * floor(t * merit_scaled / (step * Q)),
+    grant.min, grant.max)`` with ``Q = 2**20`` and ``t`` the largest integer
+    for which the grants fit in the budget (found by bisection; the grants
+    only grow with ``t``). Integers throughout; the model guarantees that
+    ``grant.min`` for each selected fits, so ``t = 0`` always does.
     """
     step, low = config.grant.step, int(config.grant.min or 0)
-    high = int(config.grant.max if config.grant.max is not None else config.budget or 0)
+    budget = int(config.budget or 0)
+    # grant.min and grant.max are multiples of the step (checked in the configuration).
+    high = int(config.grant.max) if config.grant.max is not None else budget - budget % step
+    rows = np.flatnonzero(selected)
+    merit = [max(int(data.merit_scaled[i]), 0) for i in rows]
+    scale = 2**20
+
+    def grants(t: int) -> list[int]:
+        return [min(max(step * (t * m // (step * scale)), low), high) for m in merit]
+
+    lo, hi = 0, budget * scale + 1  # grants(hi) exceed the budget unless capped
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(grants(mid)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
     amount = np.zeros(data.n, dtype=np.int64)
-    free = [int(i) for i in np.flatnonzero(selected)]
-    left = int(config.budget or 0)
-    while free:
-        weight = sum(int(data.merit_scaled[i]) for i in free)
-        share = {
-            i: (left * int(data.merit_scaled[i]) // weight) // step * step if weight
-            else left // len(free) // step * step
-            for i in free
-        }
-        over = [i for i in free if share[i] > high]
-        under = [i for i in free if share[i] < low] if not over else []
-        fixed = over or under
-        if not fixed:
-            for i in free:
-                amount[i] = share[i]
-            break
-        for i in fixed:
-            amount[i] = high if over else low
-            left -= int(amount[i])
-        free = [i for i in free if i not in fixed]
+    amount[rows] = grants(lo)
     return amount
 
 

@@ -512,8 +512,9 @@ def counterfactuals(
         if not solution.selected[i] and not data.selectable[i]:
             notes[i] = "cannot be selected: " + data.blocked[i][2].removeprefix("Not selected: ")
     limit = config.explain.counterfactuals
+    totals = _totals(model, solution)
     for rank, i in enumerate(out):
-        notes[i] = _extra_budget(i, model, solution, extra)
+        notes[i] = _extra_budget(i, model, solution, extra, totals)
         if model.objective_name == "rank_order":
             notes[i] = _join(notes[i], "merit not computed under rank_order (merit moves the rank)")
             continue
@@ -560,64 +561,77 @@ def _merit_for(model: AllocationModel, i: int, grant: int, contribution: int) ->
     return contribution
 
 
-def _extra_budget(i: int, model: AllocationModel, solution: Solution, extra: np.ndarray) -> str:
-    data, config = model.data, model.config
+def _extra_budget(i: int, model: AllocationModel, solution: Solution, extra: np.ndarray,
+                  totals: dict[str, Any]) -> str:
+    config = model.config
     if config.budget is None or config.amount == "proportional":
         return ""
-    selected = solution.selected.copy()
-    amount = solution.amount.copy()
-    selected[i], amount[i] = True, int(model.lo[i])
-    broken = [c.text for c in _broken(model, selected, amount) if c.key != ("budget",)]
+    broken = _broken_if_added(i, model, solution, totals)
     if broken:
         return "no extra budget alone would fund it: adding it would break " + "; ".join(broken)
-    missing = int(amount.sum()) - config.budget
+    missing = totals["spend"] + int(model.lo[i]) - config.budget
     if missing <= 0:
         return "the budget is not what keeps it out"
     extra[i] = missing
     return ""
 
 
-def _broken(model: AllocationModel, selected: np.ndarray, amount: np.ndarray) -> list:
-    """The hard constraint groups this selection breaks (checked in Python)."""
-    data, config = model.data, model.config
-    count, spend = int(selected.sum()), int(amount.sum())
+def _totals(model: AllocationModel, solution: Solution) -> dict[str, Any]:
+    """The sums over the selection that adding one candidate changes."""
+    data, selected, amount = model.data, solution.selected, solution.amount
+    organisations = set()
+    if data.organisation is not None:
+        organisations = {data.organisation[j] for j in np.flatnonzero(selected)} - {None}
+    return {
+        "count": int(selected.sum()),
+        "spend": int(amount.sum()),
+        "group_count": [int(selected[g.members].sum()) for g in data.groups],
+        "group_money": [int(amount[g.members].sum()) for g in data.groups],
+        "usage": [int(use[selected].sum()) for _, use in data.resources],
+        "organisations": organisations,
+        "members": [set(int(j) for j in g.members) for g in data.groups],
+    }
+
+
+def _broken_if_added(i: int, model: AllocationModel, solution: Solution,
+                     totals: dict[str, Any]) -> list[str]:
+    """The hard constraints (other than the budget) that adding i, with its
+    smallest grant, to the selection would break. Minimums cannot break when a
+    candidate is added, except the shares of the groups it is not in."""
+    data, config, constraints = model.data, model.config, model.constraints
+    add = int(model.lo[i])
+    count, spend = totals["count"] + 1, totals["spend"] + add
     broken = []
-    for key, constraint in model.constraints.items():
-        if constraint.soft:
+    if config.count.max is not None and count > config.count.max:
+        broken.append(constraints[("count", "max")].text)
+    for k, group in enumerate(data.groups):
+        if group.penalty is not None:
             continue
-        kind = key[0]
-        ok = True
-        if kind == "budget":
-            ok = spend <= config.budget
-        elif kind == "count" and key[1] == "max":
-            ok = count <= config.count.max
-        elif kind == "group":
-            group = next(g for g in data.groups if g.rule == key[1] and g.value == key[2])
-            part_count = int(selected[group.members].sum())
-            part_money = int(amount[group.members].sum())
-            bound = group.bound(key[3])
-            if key[3] == "max_count":
-                ok = part_count <= bound
-            elif key[3] == "max_count_share":
-                ok = bound.denominator * part_count <= bound.numerator * count
-            elif key[3] == "max_money_share":
-                ok = bound.denominator * part_money <= bound.numerator * spend
-            elif key[3] == "min_count_share":
-                ok = bound.denominator * part_count >= bound.numerator * count
-            elif key[3] == "min_money_share":
-                ok = bound.denominator * part_money >= bound.numerator * spend
-        elif kind == "resource":
-            rule, use = data.resources[key[1]]
-            ok = int(use[selected].sum()) <= rule.capacity
-        elif kind == "one_per":
-            labels = [data.organisation[j] for j in np.flatnonzero(selected)]
-            labels = [v for v in labels if v is not None]
-            ok = len(labels) == len(set(labels))
-        elif kind == "incompatible":
-            row = data.row_of
-            ok = not (selected[row[key[1]]] and selected[row[key[2]]])
-        if not ok:
-            broken.append(constraint)
+        inside = i in totals["members"][k]
+        part = totals["group_count"][k] + inside
+        money = totals["group_money"][k] + (add if inside else 0)
+        checks = {
+            "max_count": group.max_count is not None and part > group.max_count,
+            "max_count_share": group.max_count_share is not None
+            and group.max_count_share.denominator * part > group.max_count_share.numerator * count,
+            "min_count_share": group.min_count_share is not None
+            and group.min_count_share.denominator * part < group.min_count_share.numerator * count,
+            "max_money_share": group.max_share is not None
+            and group.max_share.denominator * money > group.max_share.numerator * spend,
+            "min_money_share": group.min_share is not None
+            and group.min_share.denominator * money < group.min_share.numerator * spend,
+        }
+        for name, fails in checks.items():
+            if fails:
+                broken.append(constraints[("group", group.rule, group.value, name)].text)
+    for r, (rule, use) in enumerate(data.resources):
+        if totals["usage"][r] + int(use[i]) > rule.capacity:
+            broken.append(constraints[("resource", r)].text)
+    if data.organisation is not None and data.organisation[i] in totals["organisations"]:
+        broken.append(constraints[("one_per",)].text)
+    for a, b in data.pairs:
+        if i in (a, b) and solution.selected[b if i == a else a]:
+            broken.append(constraints[("incompatible", str(data.ids[a]), str(data.ids[b]))].text)
     return broken
 
 

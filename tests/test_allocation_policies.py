@@ -428,3 +428,11 @@ def test_spend_floor_out_of_reach():
     assert error.first.message == (
         "at least 60 MAD must be spent but all the grants that can be made add up to 50 MAD"
     )
+
+
+def test_rank_points_tie_break_says_so():
+    candidates = frame([(f"T{i}", 50, 10, "N") for i in range(6)])
+    result = run(candidates, budget=30, solver={"tie_break": "rank_points"})
+    assert result.selected_ids == ["T0", "T1", "T2"]
+    assert result.tie_break == "RANK_POINTS"
+    assert result.to_summary()["tie_break"] == "RANK_POINTS"
