@@ -83,7 +83,12 @@ class RunResult:
         return pd.concat([identity, eligibility, scoring], axis=1)
 
     def allocation(self) -> pd.DataFrame:
-        """One row per application: the stages it passed, the grant, and the reason."""
+        """One row per application: the stages it passed, the grant, and the reason.
+
+        For an application left out by a stage that selects, ``merit_needed``
+        and ``extra_budget`` say what would have changed that stage's answer
+        (empty, with ``counterfactual_note`` saying why, when not computed).
+        """
         apps = self.applications
         table = apps[["application_id", "organisation", "region", "domain", "requested_amount"]].copy()
         table["score"] = self.scoring.table["score"]
@@ -93,6 +98,9 @@ class RunResult:
         reason_fr = reason.copy()
         reason_en = reason.copy()
         amount = pd.Series(0, index=apps.index, dtype="int64")
+        merit_needed = pd.Series(np.nan, index=apps.index, dtype="float64")
+        extra_budget = pd.Series(pd.NA, index=apps.index, dtype="Int64")
+        note = pd.Series("", index=apps.index, dtype=object)
         for result in self.stages:
             table[result.stage.id] = result.kept
             reached = reached.mask(result.kept, result.stage.id)
@@ -100,9 +108,15 @@ class RunResult:
             reason = reason.mask(dropped, result.reason)
             reason_fr = reason_fr.mask(dropped, result.reason_fr)
             reason_en = reason_en.mask(dropped, result.reason_en)
-            if result.allocation is not None and result.allocation.budget is not None:
-                amounts = result.allocation.table.set_index("application_id")["amount"]
-                amount = apps["application_id"].map(amounts).fillna(0).astype("int64").where(result.kept, 0)
+            if result.allocation is None:
+                continue
+            chosen = result.allocation.table.set_index("application_id")
+            ids = apps["application_id"]
+            merit_needed = merit_needed.mask(dropped, ids.map(chosen["merit_needed"]).astype("float64"))
+            extra_budget = extra_budget.mask(dropped, ids.map(chosen["extra_budget"]).astype("Int64"))
+            note = note.mask(dropped, ids.map(chosen["counterfactual_note"]).fillna(""))
+            if result.allocation.budget is not None:
+                amount = ids.map(chosen["amount"]).fillna(0).astype("int64").where(result.kept, 0)
         final = self.final
         table["stage_reached"] = reached
         table["selected"] = final.kept
@@ -111,6 +125,9 @@ class RunResult:
         table["reason"] = reason.mask(final.kept, "selected")
         table["reason_fr"] = reason_fr.mask(final.kept, selected_reason[0])
         table["reason_en"] = reason_en.mask(final.kept, selected_reason[1])
+        table["merit_needed"] = merit_needed
+        table["extra_budget"] = extra_budget
+        table["counterfactual_note"] = note
         return table
 
 

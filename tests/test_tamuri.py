@@ -128,3 +128,11 @@ def test_summary_matches_golden(summary):
     if os.environ.get("SELECTION_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     assert summary == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_applications_passed_over_for_a_grant_get_their_counterfactual(allocation):
+    passed_over = allocation[allocation["stage_reached"] == "funding_eligible"]
+    assert len(passed_over) == 30
+    assert (passed_over["reason"] == "capacity").all()  # the 19-grant cap is what binds
+    assert (passed_over["merit_needed"] > passed_over["score"]).all()
+    assert passed_over["reason_en"].str.startswith("Seed grants — Not selected").all()
