@@ -318,8 +318,6 @@ def _amounts(request: int, config: AllocationConfig):
     top = min(request, high)
     top -= top % step
     bottom = _ceil_step(max(Fraction(low), fraction * request), step)
-    if request == 0:
-        return 0, 0, None
     if bottom > top:
         return refuse(
             lambda c: "ne permet aucune subvention partielle dans les bornes "

@@ -93,8 +93,6 @@ class Brute:
         if policy == "proportional":
             return [grant.min]  # the model charges the minimum grant
         # partial
-        if r == 0:
-            return [0]
         top = min(r, high)
         top -= top % step
         bottom = -(-math.ceil(max(Fraction(low), fr(config.min_fraction) * r)) // step) * step
