@@ -121,6 +121,16 @@ def _arrow_numbers(text: pd.Series, *, integers: bool = False) -> pd.Series | No
     return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
 
 
+def _bad_cells(column: pd.Series, bad: pd.Series, *, field: str, expected: str,
+               suggestion: str, code: str) -> list[Problem]:
+    """One problem per cell where ``bad`` holds: "'<cell>' is not <expected>"."""
+    return [
+        Problem(f"'{column.iloc[row - 2]}' is not {expected}", row=row, field=field,
+                suggestion=suggestion, code=code)
+        for row in _rows(bad.fillna(False))
+    ]
+
+
 def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number") -> tuple[pd.Series, list[Problem]]:
     """Parse cells as integers (Int64, missing kept); one problem per bad cell.
 
@@ -133,20 +143,11 @@ def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number
     numbers = _arrow_numbers(text, integers=True)
     if numbers is None:
         numbers = pd.to_numeric(text, errors="coerce")
-    problems = []
     # "inf" is not whole either (inf % 1 is missing, not non-zero, in Float64).
     infinite = numbers.isin([np.inf, -np.inf])
     bad = text.notna() & text.ne("") & (numbers.isna() | (numbers % 1 != 0) | infinite)
-    for row in _rows(bad.fillna(False)):
-        problems.append(
-            Problem(
-                f"'{column.iloc[row - 2]}' is not {what}",
-                row=row,
-                field=field,
-                suggestion="write digits only, e.g. 45000",
-                code="not_a_number",
-            )
-        )
+    problems = _bad_cells(column, bad, field=field, expected=what,
+                          suggestion="write digits only, e.g. 45000", code="not_a_number")
     return numbers.where(~bad.fillna(False)).round().astype("Int64"), problems
 
 
@@ -157,13 +158,9 @@ def _parse_floats(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Pro
     numbers = _arrow_numbers(text)
     if numbers is None:
         numbers = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = (text.notna() & text.ne("") & numbers.isna()).fillna(False)
-    problems = [
-        Problem(f"'{column.iloc[row - 2]}' is not a number", row=row, field=field,
-                suggestion="write a number, e.g. 3.5", code="not_a_number")
-        for row in _rows(bad)
-    ]
-    return numbers, problems
+    bad = text.notna() & text.ne("") & numbers.isna()
+    return numbers, _bad_cells(column, bad, field=field, expected="a number",
+                               suggestion="write a number, e.g. 3.5", code="not_a_number")
 
 
 def _parse_booleans(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
@@ -173,13 +170,9 @@ def _parse_booleans(column: pd.Series, *, field: str) -> tuple[pd.Series, list[P
     values = pd.Series(pd.NA, index=column.index, dtype="boolean")
     values[folded.isin(_TRUE).fillna(False)] = True
     values[folded.isin(_FALSE).fillna(False)] = False
-    bad = (folded.notna() & folded.ne("") & values.isna()).fillna(False)
-    problems = [
-        Problem(f"'{column.iloc[row - 2]}' is not yes or no", row=row, field=field,
-                suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
-        for row in _rows(bad)
-    ]
-    return values, problems
+    bad = folded.notna() & folded.ne("") & values.isna()
+    return values, _bad_cells(column, bad, field=field, expected="yes or no",
+                              suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
 
 
 def _parse_dates(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
@@ -189,13 +182,9 @@ def _parse_dates(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Prob
     iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
     french = pd.to_datetime(text, errors="coerce", format="%d/%m/%Y")
     dates = iso.fillna(french)
-    bad = (text.notna() & text.ne("") & dates.isna()).fillna(False)
-    problems = [
-        Problem(f"'{column.iloc[row - 2]}' is not a date", row=row, field=field,
-                suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
-        for row in _rows(bad)
-    ]
-    return dates, problems
+    bad = text.notna() & text.ne("") & dates.isna()
+    return dates, _bad_cells(column, bad, field=field, expected="a date",
+                             suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
 
 
 _PARSERS = {
