@@ -164,7 +164,8 @@ def _allocate(args: argparse.Namespace, argv: Sequence[str]) -> None:
     result = allocate_file(args.candidates, args.config, args.out, currency=args.currency,
                            command=["selection", *argv])
     spent = f", {format_money(result.spend, args.currency, 'en')}" if result.budget is not None else ""
-    print(f"{result.status}: {result.count} selected{spent}, objective {result.objective:.3f} "
+    print(f"{result.status}: {result.count} selected{spent}, "
+          f"objective {result.objective_name} {result.objective:.3f} "
           f"(bound {result.best_bound:.3f}); written to {args.out}")
 
 

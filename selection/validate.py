@@ -374,9 +374,9 @@ def parse_candidates(raw: pd.DataFrame, config: AllocationConfig) -> pd.DataFram
     as integers when money is allocated (except under ``amount:
     proportional``); resource columns and the reviews column (with
     ``min_reviews``) as integers; group and ``one_per`` columns as text. A
-    ``ranked`` column (as in ``scores.csv``) keeps unranked rows out: their
-    merit becomes missing. Rows are put in ``rank`` order when there is a
-    ``rank`` column (unranked last).
+    ``ranked`` column (as in ``scores.csv``) keeps unranked rows out: they are
+    not candidates. Rows are put in ``rank`` order when there is a ``rank``
+    column (unranked last).
     """
     problems: list[Problem] = []
     required = ["application_id", config.merit]
@@ -416,11 +416,14 @@ def parse_candidates(raw: pd.DataFrame, config: AllocationConfig) -> pd.DataFram
     if "ranked" in table.columns:
         ranked, found = _parse_booleans(table["ranked"], field="ranked")
         problems += found
-        table[config.merit] = table[config.merit].where(ranked.fillna(False).astype(bool))
     if "rank" in table.columns:
         table["rank"], found = parse_integers(table["rank"], field="rank")
         problems += found
     _raise_if_any(problems)
+    if "ranked" in table.columns:
+        # Unranked rows (ineligible, too few reviews) are not candidates at all, so
+        # that group rules apply to the values of those that are.
+        table = table[ranked.fillna(False).astype(bool).to_numpy()]
     if "rank" in table.columns:
         order = table["rank"].astype("Float64").fillna(np.inf).to_numpy()
         table = table.iloc[np.argsort(order, kind="stable")]

@@ -136,7 +136,7 @@ def test_score_then_allocate_from_scores(capsys, small_program, tmp_path):
         "--out", str(tmp_path / "alloc"),
     )
     assert (code, err) == (0, "")
-    assert out.startswith("OPTIMAL: 2 selected, 70,000 MAD")
+    assert out.startswith("OPTIMAL: 2 selected, 70,000 MAD, objective total_merit ")
     summary = json.loads((tmp_path / "alloc" / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "OPTIMAL"
 

@@ -120,5 +120,4 @@ def test_candidates_in_rank_order_and_unranked_kept_out():
         "rank": ["2", "1", ""],
     })
     candidates = parse_candidates(table, config)
-    assert candidates["application_id"].tolist() == ["B", "A", "C"]
-    assert candidates["score"].isna().tolist() == [False, False, True]
+    assert candidates["application_id"].tolist() == ["B", "A"]
