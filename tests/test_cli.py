@@ -217,3 +217,20 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_when_piped():
     assert pipe.text == ""
     assert "… lecture des fichiers" in terminal.text and "… étape incubation" in terminal.text
     assert terminal.text.endswith("\r\x1b[K")
+
+
+def test_allocate_from_the_example_scores(capsys, tmp_path):
+    # scores.csv holds ineligible applications from regions outside the programme:
+    # they are not candidates, so "at least 2 per region" concerns the five regions.
+    code, _, _ = cli(capsys, "score", str(ROOT / "examples" / "tamuri"), "--out", str(tmp_path / "scores"))
+    assert code == 0
+    config = tmp_path / "allocation.yaml"
+    config.write_text(
+        "objective: rank_order\nbudget: 850000\ngrant: {min: 20000, max: 100000}\ncount: {max: 19}\n"
+        "min_merit: 70.5\ngroups:\n  - {column: region, min_count: 2, max_money_share: 0.40}\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli(capsys, "allocate", str(tmp_path / "scores" / "scores.csv"), "--config", str(config),
+                         "--out", str(tmp_path / "alloc"))
+    assert (code, err) == (0, "")
+    assert out.startswith("OPTIMAL: 19 selected, 843,000 MAD, objective rank_order ")
