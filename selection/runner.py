@@ -38,6 +38,7 @@ __all__ = [
     "validate_program",
     "allocate_file",
     "PACKAGES",
+    "package_versions",
 ]
 
 #: Packages whose versions every manifest records.
@@ -189,9 +190,10 @@ def allocate_file(
     return result
 
 
-def _versions() -> dict[str, str]:
+def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Python's version and each package's ("not installed" when absent)."""
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -210,7 +212,7 @@ def _write_manifest(
     manifest = {
         "inputs": {name: {"path": str(path), "sha256": sha256_of(path)} for name, path in inputs.items()},
         "outputs": outputs,
-        "versions": _versions(),
+        "versions": package_versions(),
         "seed": seed,
         "command": list(command) if command else list(sys.argv),
         # Clock fields: the only ones that differ between two runs of the same inputs.

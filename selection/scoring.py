@@ -432,13 +432,9 @@ def _is_long(reviews: pd.DataFrame) -> bool:
     return "criterion" in reviews.columns or "score" in reviews.columns
 
 
-def _wide_to_long(
-    reviews: pd.DataFrame, rubric: Rubric
-) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
-    """The long form of a wide sheet, the sheet row of each long row, and the
-    problems with the sheet's columns."""
-    columns = [str(c) for c in reviews.columns]
-    absent = [c for c in ("application_id", "reviewer_id") if c not in columns]
+def _require_columns(present: list[str], needed: Sequence[str]) -> None:
+    """Raise one error naming every column of ``needed`` the reviews lack."""
+    absent = [c for c in needed if c not in present]
     if absent:
         raise InputDataError(
             problems=[
@@ -446,12 +442,21 @@ def _wide_to_long(
                     f"the reviews have no column '{c}'",
                     row=1,
                     field=c,
-                    suggestion=did_you_mean(c, columns) if columns else "add it",
+                    suggestion=did_you_mean(c, present) if present else "add it",
                     code="missing_column",
                 )
                 for c in absent
             ]
         )
+
+
+def _wide_to_long(
+    reviews: pd.DataFrame, rubric: Rubric
+) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
+    """The long form of a wide sheet, the sheet row of each long row, and the
+    problems with the sheet's columns."""
+    columns = [str(c) for c in reviews.columns]
+    _require_columns(columns, ("application_id", "reviewer_id"))
     criterion_ids = [c.id for c in rubric.criteria]
     scored = [c for c in criterion_ids if c in columns]
     scorable = [c.id for c in rubric.reviewer_criteria]
@@ -529,21 +534,7 @@ def _parse_reviews(reviews: pd.DataFrame, rubric: Rubric, applications: pd.DataF
     if wide:
         long, rows, problems = _wide_to_long(reviews, rubric)
     else:
-        absent = [c for c in _LONG_COLUMNS if c not in reviews.columns]
-        if absent:
-            present = [str(c) for c in reviews.columns]
-            raise InputDataError(
-                problems=[
-                    Problem(
-                        f"the reviews have no column '{c}'",
-                        row=1,
-                        field=c,
-                        suggestion=did_you_mean(c, present) if present else "add it",
-                        code="missing_column",
-                    )
-                    for c in absent
-                ]
-            )
+        _require_columns([str(c) for c in reviews.columns], _LONG_COLUMNS)
         long, rows, problems = reviews, np.arange(len(reviews)) + 2, []
 
     ids = pd.Index(applications["application_id"])
