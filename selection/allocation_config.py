@@ -242,6 +242,13 @@ class SolverSettings(BaseModel):
     rank points (one solve less, faster on large stages; a remaining tie, rare,
     may then depend on the seed); ``tie_break`` then reads ``RANK_POINTS``."""
 
+    reduce: Literal["auto", "always", "never"] = "auto"
+    """Fix the candidates that every optimal selection takes, or that none
+    takes, from the LP bound before the search (the answer is the same; see
+    :mod:`selection.allocation_reduce`). ``auto``: on stages of 200 candidates
+    or more, when it fixes at least half of them; ``never``: always search
+    the whole model."""
+
 
 class ExplainSettings(BaseModel):
     """How much explaining :func:`~selection.allocation.allocate` does after the solve.

@@ -13,6 +13,7 @@ Objective values are integers: merit scaled by ``MERIT_SCALE`` (and, for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 from ortools.sat.python import cp_model_helper as cmh
 
+from selection import allocation_reduce as reduce
 from selection.allocation_config import MERIT_SCALE, AllocationConfig, SolverSettings
 from selection.allocation_data import Data, Group, money, number, percent
 
@@ -53,7 +55,30 @@ class Solution:
     solves: int = 0
 
 
-def solver_for(settings: SolverSettings, *, workers: int | None = None) -> cp_model.CpSolver:
+@dataclass(frozen=True)
+class _Restriction:
+    """A copy of the model with candidates held at their values (from the LP bound)."""
+
+    model: cp_model.CpModel
+    free: np.ndarray  # positions, among the model's rows, of the candidates left open
+    ones: np.ndarray  # positions of the candidates held selected
+
+
+@dataclass(frozen=True)
+class _First:
+    """The first solve of :meth:`AllocationModel.solve`: the objective and the rank sum."""
+
+    status: int
+    value: int | None = None  # scaled objective
+    bound: int | None = None
+    ranks: int | None = None  # rank sum
+    tie_break: str | None = None
+    solves: int = 1
+    values: list[int] | None = None  # the x values, in rank order
+
+
+def solver_for(settings: SolverSettings, *, workers: int | None = None,
+               presolve: bool = False) -> cp_model.CpSolver:
     """A CP-SAT solver with the parameters chosen for this model.
 
     Presolve is off and the LP relaxation is the strongest
@@ -68,6 +93,12 @@ def solver_for(settings: SolverSettings, *, workers: int | None = None) -> cp_mo
     small and linear already: presolve mostly cost time. (``linearization_level``
     0 left 2,400 unsolved in 60 s; ``symmetry_level=0`` changed nothing
     measurable.) The time limit is always set.
+
+    ``presolve=True`` for a model whose candidates far from the line are
+    fixed (:mod:`selection.allocation_reduce`): presolve then removes them
+    in milliseconds, and the search runs over the rest. Without presolve
+    CP-SAT did not prove such a model in 60 s at 20,000 candidates; with it,
+    in 0.07 s.
     """
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = settings.time_limit
@@ -75,7 +106,7 @@ def solver_for(settings: SolverSettings, *, workers: int | None = None) -> cp_mo
     solver.parameters.random_seed = settings.seed
     solver.parameters.keep_all_feasible_solutions_in_presolve = True
     solver.parameters.cp_model_probing_level = 0
-    solver.parameters.cp_model_presolve = False
+    solver.parameters.cp_model_presolve = presolve
     solver.parameters.linearization_level = 2
     return solver
 
@@ -98,6 +129,7 @@ class AllocationModel:
         objective: str | None = None,
         assumable: bool = False,
         currency: str = "MAD",
+        restrict: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.data = data
         self.config = config
@@ -109,6 +141,9 @@ class AllocationModel:
         self.literal: dict[Key, cp_model.IntVar] = {}
         self.constraints: dict[Key, Constraint] = {}
         self.penalties: list[tuple[int, cp_model.IntVar]] = []
+        # The large linear constraints in numpy, by constraint index, for the
+        # LP bound (fixed amounts only; the rest is read from the proto).
+        self.linear_rows: dict[int, reduce.Row] = {}
 
         # Data: the rows that get a variable, and their amounts.
         if assumable:
@@ -119,10 +154,22 @@ class AllocationModel:
         else:
             self.rows = np.flatnonzero(data.selectable)
             self.lo, self.hi = data.lo, data.hi
+        # A restriction (`restrict`: the rows left open, the rows held; see
+        # _solve_reduced): the held rows are selected in every solution and
+        # get no variable, only constants in the sums; the other rows are out.
+        self.selectable_rows = self.rows
+        self.held = np.empty(0, dtype=np.int64)
+        self.held_mask = np.zeros(data.n, dtype=bool)
+        if restrict is not None:
+            self.rows = np.asarray(restrict[0], dtype=np.int64)
+            self.held = np.asarray(restrict[1], dtype=np.int64)
+            self.held_mask[self.held] = True
         self.in_model = np.zeros(data.n, dtype=bool)
         self.in_model[self.rows] = True
         self.step = config.grant.step
         self.partial = config.amount == "partial"
+        self.position = np.full(data.n, -1, dtype=np.int64)  # row -> position in self.rows
+        self.position[self.rows] = np.arange(len(self.rows))
 
         self._variables()
         self._filters()
@@ -171,8 +218,10 @@ class AllocationModel:
             m = model.new_int_var(0, max(merit, 0), f"m[{i}]")
             model.add(request * m <= merit * self.step * k)
             self.m[i] = m
-        self.spend = self._money(self.rows)
+        self.spend = self._money(self.selectable_rows)
         self.count = cp_model.LinearExpr.sum(list(self.x.values())) if self.x else 0
+        if len(self.held):
+            self.count = self.count + len(self.held)
 
     def _enforce(self, key: Key, field: str, text: str, *, balance: bool = False,
                  soft: bool = False) -> cp_model.IntVar:
@@ -184,17 +233,32 @@ class AllocationModel:
         return self.literal[key]
 
     def _sum(self, rows: Iterable[int], weights: np.ndarray | None = None):
+        rows = list(rows)
+        constant = self._held(rows, weights)
         rows = [int(i) for i in rows if self.in_model[i]]
         if weights is None:
-            return cp_model.LinearExpr.sum([self.x[i] for i in rows]) if rows else 0
-        return cp_model.LinearExpr.weighted_sum([self.x[i] for i in rows],
-                                                [int(weights[i]) for i in rows]) if rows else 0
+            expression = cp_model.LinearExpr.sum([self.x[i] for i in rows]) if rows else 0
+        else:
+            expression = cp_model.LinearExpr.weighted_sum(
+                [self.x[i] for i in rows], [int(weights[i]) for i in rows]) if rows else 0
+        return expression + constant if constant else expression
+
+    def _held(self, rows: list[int], weights: np.ndarray | None = None) -> int:
+        """What the held rows among ``rows`` add to a sum (a restriction only)."""
+        if not len(self.held) or not rows:
+            return 0
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[self.held_mask[rows]]
+        return len(rows) if weights is None else int(weights[rows].sum())
 
     def _amount(self, i: int):
         """The grant of candidate i, as an expression of its variables."""
         return self.amount_of[i] if self.partial else int(self.lo[i]) * self.x[i]
 
     def _money(self, rows: Iterable[int]):
+        rows = list(rows)
+        if not self.partial and len(self.held):
+            return self._sum(rows, self.lo)
         rows = [int(i) for i in rows if self.in_model[i]]
         if not rows:
             return 0
@@ -205,6 +269,20 @@ class AllocationModel:
 
     def _words(self, amount: int) -> str:
         return money(amount, self.currency, "en")
+
+    def _indicator(self, rows: np.ndarray) -> np.ndarray:
+        """1.0 at the positions of these rows among the model's, 0.0 elsewhere."""
+        vector = np.zeros(len(self.rows))
+        where = self.position[np.asarray(rows, dtype=np.int64)]
+        vector[where[where >= 0]] = 1.0
+        return vector
+
+    def _record(self, constraint: cp_model.Constraint, x: np.ndarray, low: float, high: float,
+                extra: tuple[tuple[int, float], ...] = ()) -> None:
+        """Keep a linear constraint over the x (and a few other variables) in
+        numpy for the LP bound, as ``low <= x·vars + extra <= high``."""
+        if not self.partial and not self.assumable and not len(self.held):
+            self.linear_rows[constraint.index] = reduce.Row(x, extra, float(low), float(high))
 
     # -- constraints --------------------------------------------------------
 
@@ -246,40 +324,47 @@ class AllocationModel:
         # `proportional`, the minimum grant of each selected does).
         if config.budget is not None:
             on = self._enforce(("budget",), "budget", f"the budget of {self._words(config.budget)}")
-            self.model.add(self.spend <= config.budget).only_enforce_if(on)
+            ct = self.model.add(self.spend <= config.budget).only_enforce_if(on)
+            self._record(ct, self.lo[self.rows].astype(float), -np.inf, config.budget)
         # Spend floor: at least this much is allocated.
         floor = config.spend_floor
         if floor is not None:
             field = "min_spend" if config.min_spend == floor else "min_spend_share"
             on = self._enforce(("min_spend",), field, f"spending at least {self._words(floor)}")
-            self.model.add(self.spend >= floor).only_enforce_if(on)
+            ct = self.model.add(self.spend >= floor).only_enforce_if(on)
+            self._record(ct, self.lo[self.rows].astype(float), floor, np.inf)
 
     def _count(self) -> None:
         bounds = self.config.count
         # Count: the number selected within its bounds.
         if bounds.min is not None:
             on = self._enforce(("count", "min"), "count.min", f"at least {bounds.min} selected")
-            self.model.add(self.count >= bounds.min).only_enforce_if(on)
+            ct = self.model.add(self.count >= bounds.min).only_enforce_if(on)
+            self._record(ct, np.ones(len(self.rows)), bounds.min, np.inf)
         if bounds.max is not None:
             on = self._enforce(("count", "max"), "count.max", f"at most {bounds.max} selected")
-            self.model.add(self.count <= bounds.max).only_enforce_if(on)
+            ct = self.model.add(self.count <= bounds.max).only_enforce_if(on)
+            self._record(ct, np.ones(len(self.rows)), -np.inf, bounds.max)
 
     def _groups(self) -> None:
         # Balance: per value of a group column, count bounds, and count and
         # money shares as exact fractions N/D:  D * part >= N * whole  (min).
         # A soft bound gets a violation v >= 0 that the objective pays for.
+        money_all = self.lo[self.rows].astype(float)
         for group in self.data.groups:
             count = self._sum(group.members)
             amount = self._money(group.members)
+            inside = self._indicator(group.members)
             for name in self.config.groups[group.rule].bounds:
                 bound = group.bound(name)
                 key = ("group", group.rule, group.value, name)
                 soft = group.penalty is not None
                 on = self._enforce(key, f"groups[{group.rule}].{name}",
                                    _group_words(group, name, bound), balance=True, soft=soft)
-                money_top = int(self.hi[self.rows].sum()) if len(self.rows) else 0
+                every = self.selectable_rows
+                money_top = int(self.hi[every].sum()) if len(every) else 0
                 part, whole, top = (
-                    (count, self.count, len(self.rows)) if "count" in name
+                    (count, self.count, len(every)) if "count" in name
                     else (amount, self.spend, money_top)
                 )
                 if name == "min_count":
@@ -288,25 +373,37 @@ class AllocationModel:
                 if soft:
                     v = self.model.new_int_var(0, max(top, 1), f"v{key}")
                     self.penalties.append((int(group.penalty), v))
+                # The same row in numpy (the LP bound): x coefficients, v's.
+                part_x = inside if "count" in name else inside * money_all
+                whole_x = np.ones(len(self.rows)) if "count" in name else money_all
                 if name == "min_count":
-                    self.model.add(part + v >= bound).only_enforce_if(on)
+                    ct = self.model.add(part + v >= bound).only_enforce_if(on)
+                    low, high, x, coef_v = bound, np.inf, part_x, 1
                 elif name == "max_count":
-                    self.model.add(part - v <= bound).only_enforce_if(on)
+                    ct = self.model.add(part - v <= bound).only_enforce_if(on)
+                    low, high, x, coef_v = -np.inf, bound, part_x, -1
                 elif name.startswith("min"):
-                    self.model.add(
+                    ct = self.model.add(
                         bound.denominator * (part + v) >= bound.numerator * whole
                     ).only_enforce_if(on)
+                    low, high, coef_v = 0, np.inf, bound.denominator
+                    x = bound.denominator * part_x - bound.numerator * whole_x
                 else:
-                    self.model.add(
+                    ct = self.model.add(
                         bound.denominator * (part - v) <= bound.numerator * whole
                     ).only_enforce_if(on)
+                    low, high, coef_v = -np.inf, 0, -bound.denominator
+                    x = bound.denominator * part_x - bound.numerator * whole_x
+                self._record(ct, x, low, high, ((v.index, float(coef_v)),) if soft else ())
 
     def _resources(self) -> None:
         # Resources: what the selected consume stays within each capacity.
         for r, (rule, usage) in enumerate(self.data.resources):
             on = self._enforce(("resource", r), f"resources[{r}]",
                                f"the capacity of {rule.capacity:,} {rule.column}")
-            self.model.add(self._sum(self.rows, usage) <= rule.capacity).only_enforce_if(on)
+            ct = self.model.add(
+                self._sum(self.selectable_rows, usage) <= rule.capacity).only_enforce_if(on)
+            self._record(ct, usage[self.rows].astype(float), -np.inf, rule.capacity)
 
     def _committee(self) -> None:
         data = self.data
@@ -512,6 +609,8 @@ class AllocationModel:
             # pays for (divided by the budget when reported).
             for i in map(int, self.rows):
                 terms.append(int(data.merit_scaled[i]) * self._amount(i))
+            if len(self.held):
+                terms.append(sum(self.merit_of(int(i), int(self.lo[i])) for i in self.held))
             weight = max(int(self.config.budget or 0), 1)
             self.scale = MERIT_SCALE * weight
         elif not self.partial:
@@ -520,6 +619,8 @@ class AllocationModel:
             if rows:
                 terms.append(cp_model.LinearExpr.weighted_sum(
                     [self.x[i] for i in rows], [self.merit_of(i, int(self.lo[i])) for i in rows]))
+            if len(self.held):
+                terms.append(sum(self.merit_of(int(i), int(self.lo[i])) for i in self.held))
             weight = 1
             self.scale = MERIT_SCALE
         else:
@@ -536,6 +637,12 @@ class AllocationModel:
             cp_model.LinearExpr.sum(terms) if terms else cp_model.LinearExpr.constant(0)
         )
         maximize(self.model, self.objective)
+        # The objective in numpy, for the LP bound (fixed amounts only).
+        self.objective_row = None
+        if not self.partial and not self.assumable and not len(self.held):
+            x = np.array([self.merit_of(int(i), int(self.lo[i])) for i in self.rows], dtype=float)
+            extra = tuple((v.index, float(-penalty * weight)) for penalty, v in self.penalties)
+            self.objective_row = reduce.Row(x, extra, 0.0, 0.0)
 
     # -- values -------------------------------------------------------------
 
@@ -557,10 +664,11 @@ class AllocationModel:
     # -- solve --------------------------------------------------------------
 
     def copy(self, *, relax: Iterable[Key] = (), fix: Mapping[cp_model.IntVar, int] | None = None,
-             at_least: int | None = None) -> cp_model.CpModel:
-        """A copy of the model with constraint groups relaxed, variables fixed,
-        or the objective held at least at a value."""
-        model = self.model.clone()
+             at_least: int | None = None, within: _Restriction | None = None
+             ) -> cp_model.CpModel:
+        """A copy of the model (or of a restriction of it) with constraint
+        groups relaxed, variables fixed, or the objective held at least at a value."""
+        model = (within.model if within is not None else self.model).clone()
         for key in relax:
             if key in self.literal:
                 _set_domain(model, self.literal[key], 0, 0)
@@ -582,6 +690,8 @@ class AllocationModel:
             if solver.value(self.x[i]):
                 selected[i] = True
                 amount[i] = solver.value(self.k[i]) * self.step if i in self.k else int(self.lo[i])
+        selected[self.held] = True
+        amount[self.held] = self.lo[self.held]
         if self.config.amount == "proportional":
             amount = proportional_amounts(self.data, self.config, selected)
         if self.config.budget is None:
@@ -593,6 +703,7 @@ class AllocationModel:
         selected = np.zeros(self.data.n, dtype=bool)
         for i in map(int, self.rows):
             selected[i] = bool(values[self.x[i]])
+        selected[self.held] = True
         amount = np.where(selected, self.lo, 0).astype(np.int64)
         if self.config.amount == "proportional":
             amount = proportional_amounts(self.data, self.config, selected)
@@ -617,7 +728,22 @@ class AllocationModel:
 
         Every step is proven by CP-SAT (``tie_break`` "OPTIMAL"), so the
         selection is unique: the same whatever the seed or number of workers.
+
+        On large stages the candidates that every optimal selection takes,
+        or that none takes, are first fixed from the LP bound
+        (:mod:`selection.allocation_reduce`, where the proof is): the set of
+        optimal selections is unchanged, so the answer is the same, found
+        over the candidates near the line only.
         """
+        reduced = self._solve_reduced(settings)
+        if reduced is not None:
+            return reduced
+        return self._finish(settings, self._first(settings, None), None)
+
+    def _first(self, settings: SolverSettings, within: _Restriction | None,
+               hint: list[int] | None = None) -> _First:
+        """The first solve: the objective, then the rank sum (in one solve when
+        ``scale * objective + rank sum`` fits in 64 bits)."""
         xs = [self.x[int(i)] for i in self.rows]
         weights = [self.data.n - int(i) for i in self.rows]  # N - row position
         rank_sum = cp_model.LinearExpr.weighted_sum(xs, weights) if xs else 0
@@ -625,40 +751,143 @@ class AllocationModel:
         solves = 1
         if self._fits_int64(scale):
             # Objective and rank sum in one solve: scale * objective + rank sum.
-            model = self.model.clone()
+            model = self.copy(within=within)
             maximize(model, scale * self.objective + rank_sum)
-            solver = solver_for(settings)
+            if hint is not None:
+                _hint(model, xs, hint)
+            solver = solver_for(settings, presolve=within is not None)
             status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return status, None
+                return _First(status)
             combined = int(round(solver.objective_value))
             value, ranks = combined // scale, combined % scale
             bound = int(solver.best_objective_bound) // scale
             tie_break = "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
         else:
             # Too large for one integer objective: the objective, then the rank sum.
-            solver = solver_for(settings)
-            status = solver.solve(self.model)
+            model = self.copy(within=within)
+            if hint is not None:
+                _hint(model, xs, hint)
+            solver = solver_for(settings, presolve=within is not None)
+            status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return status, None
+                return _First(status)
             value = int(round(solver.objective_value))
             bound = int(round(solver.best_objective_bound))
-            model = self.copy(at_least=value)
+            model = self.copy(at_least=value, within=within)
             maximize(model, rank_sum)
             _hint(model, xs, _values(solver, xs))
-            solver = solver_for(settings)
+            solver = solver_for(settings, presolve=within is not None)
             second = solver.solve(model)
             solves += 1
             if second not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover
                 raise RuntimeError("the rank-sum solve lost the solution it was given")
             ranks = int(round(solver.objective_value))
             tie_break = "OPTIMAL" if second == cp_model.OPTIMAL else "FEASIBLE"
+        return _First(status, value, bound, ranks, tie_break, solves, _values(solver, xs))
+
+    def _solve_reduced(self, settings: SolverSettings) -> tuple[int, Solution | None] | None:
+        """The solve over the candidates the LP bound leaves open, or None
+        (the full model is then solved): see :mod:`selection.allocation_reduce`.
+
+        A trial floor ``lower`` leaves about 64 candidates open (256, 1,024...
+        while nothing that good is feasible); the restricted model is solved,
+        and its answer stands when it is worth at least its ``lower``.
+        Otherwise the selection it found is a proven floor: the fixings
+        against it hold by themselves, and a second restriction built on it
+        is final.
+        """
+        if (self.assumable or settings.reduce == "never"
+                or (settings.reduce == "auto" and len(self.rows) < reduce.MIN_CANDIDATES)):
+            return None
+        booleans = np.array([self.x[int(i)].index for i in self.rows], dtype=np.int64)
+        bound = reduce.lp_bound(self.model, self.objective, booleans=booleans,
+                                objective_row=self.objective_row, rows=self.linear_rows,
+                                time_limit=settings.time_limit)
+        if bound is None:
+            return None
+        trials = reduce.ladder(bound, booleans, 64)
+        hint = None  # the x values of a selection found
+        while trials:
+            lower = trials.pop(0)
+            fixed, ones = reduce.fixings(bound, booleans, lower)
+            if self._restrictable():
+                # A smaller model over the open candidates, the held ones as constants.
+                sub = AllocationModel(self.data, self.config, objective=self.objective_name,
+                                      currency=self.currency,
+                                      restrict=(self.rows[~fixed], self.rows[fixed & ones]))
+                sub_hint = None if hint is None else [hint[p] for p in np.flatnonzero(~fixed)]
+                first = sub._first(settings, None, sub_hint)
+                if first.status == cp_model.OPTIMAL and first.value >= lower:
+                    return sub._finish(settings, first, None)
+                if first.values is not None:
+                    values = np.array(ones, dtype=np.int64)
+                    values[np.flatnonzero(~fixed)] = first.values
+                    first = _First(first.status, first.value, values=values.tolist())
+            else:
+                within = self._restrict(fixed, ones)
+                first = self._first(settings, within, hint)
+            if first.status == cp_model.INFEASIBLE:
+                continue  # nothing worth `lower` in what is left: look further below
+            if first.status != cp_model.OPTIMAL:
+                return None  # not proven in time: no proof that the fixings hold
+            if first.value >= lower:
+                # Every optimal selection is in the restricted model (the module's proof).
+                return self._finish(settings, first, within)
+            # A selection worth `value` exists: the next restriction is built
+            # against it, and contains it (fixings against a proven value
+            # hold by themselves).
+            best, hint = first.value, first.values
+            trials = [best]
+        return None
+
+    def _restrictable(self) -> bool:
+        """True when a restriction can be a model of its own (fixed amounts,
+        and no rule that ties two candidates other than through sums)."""
+        data = self.data
+        return (not self.partial and self.objective_name != "rank_order"
+                and not len(data.include) and data.organisation is None and not data.pairs)
+
+    def _restrict(self, fixed: np.ndarray, ones: np.ndarray) -> _Restriction:
+        """The model with the candidates at the ``fixed`` positions held at
+        their value (1 where ``ones``): two constraints, which presolve turns
+        into fixed variables."""
+        xs = [self.x[int(i)] for i in self.rows]
+        model = self.model.clone()
+        held_one = [xs[p] for p in np.flatnonzero(fixed & ones)]
+        held_zero = [xs[p] for p in np.flatnonzero(fixed & ~ones)]
+        if held_one:
+            model.add(cp_model.LinearExpr.sum(held_one) == len(held_one))
+        if held_zero:
+            model.add(cp_model.LinearExpr.sum(held_zero) == 0)
+        return _Restriction(model, np.flatnonzero(~fixed), np.flatnonzero(fixed & ones))
+
+    def _finish(self, settings: SolverSettings, first: _First, within: _Restriction | None
+                ) -> tuple[int, Solution | None]:
+        """The tie-break after the first solve, and the solution.
+
+        In a restriction, only the open candidates can differ between two
+        optimal selections: the tie-break runs over them.
+        """
+        status, value, bound, ranks = first.status, first.value, first.bound, first.ranks
+        tie_break, solves = first.tie_break, first.solves
+        if value is None:
+            return status, None
+        every = [self.x[int(i)] for i in self.rows]
+        open_ = within.free if within is not None else np.arange(len(self.rows))
+        xs = [every[p] for p in open_]
+        values = [first.values[p] for p in open_]
+        weights = [self.data.n - int(self.rows[p]) for p in open_]
+        rank_sum = cp_model.LinearExpr.weighted_sum(xs, weights) if xs else 0
+        if within is not None:
+            # The rank points of the candidates held selected are a constant.
+            ranks -= int(sum(self.data.n - int(self.rows[p]) for p in within.ones))
         proven = status == cp_model.OPTIMAL
         bound = value if proven else max(bound, value)
-        values = _values(solver, xs)
+        presolve = within is not None
 
         def held() -> cp_model.CpModel:
-            model = self.copy(at_least=value)
+            model = self.copy(at_least=value, within=within)
             if xs:
                 model.add(rank_sum >= ranks)
             return model
@@ -673,15 +902,17 @@ class AllocationModel:
             chosen = [var for var, v in zip(xs, values) if v]
             rest = [var for var, v in zip(xs, values) if not v]
             other.add(sum(1 - var for var in chosen) + sum(rest) >= 1)
-            solver = solver_for(settings)
+            solver = solver_for(settings, presolve=presolve)
             unique = solver.solve(other)
             solves += 1
             if unique in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                values, tie_break, steps = self.lexicographic(xs, values, held, settings)
+                values, tie_break, steps = self.lexicographic(xs, values, held, settings,
+                                                              presolve=presolve)
                 solves += steps
             elif unique != cp_model.INFEASIBLE:
                 tie_break = "FEASIBLE"
-        fixed = dict(zip(xs, values))
+        fixed = dict(zip(every, first.values))
+        fixed.update(zip(xs, values))
         if self.k:
             # Partial grants: the selection fixed, the grants lexicographically.
             ks = [self.k[i] for i in sorted(self.k)]
@@ -725,7 +956,8 @@ class AllocationModel:
         return (total + 1) * scale < 2**60
 
     def lexicographic(self, variables: list[cp_model.IntVar], values: list[int], held,
-                      settings: SolverSettings) -> tuple[list[int], str, int]:
+                      settings: SolverSettings, *, presolve: bool = False
+                      ) -> tuple[list[int], str, int]:
         """The lexicographically largest ``variables`` among the solutions of ``held()``.
 
         Each step asks CP-SAT for a solution that is lexicographically larger
@@ -763,7 +995,7 @@ class AllocationModel:
             weights = [len(variables) - p for p in open_]
             model.maximize(cp_model.LinearExpr.weighted_sum(list(d.values()), weights))
             _hint(model, variables, values)
-            solver = solver_for(settings)
+            solver = solver_for(settings, presolve=presolve)
             status = solver.solve(model)
             solves += 1
             if status == cp_model.INFEASIBLE:

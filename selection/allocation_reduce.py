@@ -1,0 +1,206 @@
+"""Candidates decided before the search: reduced-cost fixing from the LP bound.
+
+Most candidates of a large allocation are far from the line: so good that
+every optimal selection takes them, or so far behind that none does. This
+module finds them from the linear relaxation of the CP-SAT model, so that
+CP-SAT searches only over the candidates near the line.
+
+The bound (a Lagrangian bound, valid for *any* multipliers). The model
+maximises ``c·x`` over integer ``x`` with ``l <= x <= u`` and linear rows
+``lo_r <= A_r·x <= hi_r``. For any multipliers ``y`` (one per row) let
+``d = c - Aᵀy`` (the reduced costs). For every ``x`` that satisfies the rows
+and the bounds::
+
+    c·x = y·(Ax) + d·x <= Σ_r row_r(y_r) + Σ_j max(d_j l_j, d_j u_j) = U
+
+where ``row_r(y_r)`` is ``y_r hi_r`` when ``y_r > 0`` and ``y_r lo_r`` when
+``y_r < 0`` (a multiplier whose side is unbounded is set to 0). This holds
+whatever ``y`` is, so ``y`` may come from an approximate LP solver (PDLP
+here): a poor ``y`` only weakens the bound. Rows that are not linear, or
+that are enforced by a literal that is not fixed to 1, are left out: a
+relaxation only makes ``U`` larger, so the bound stays valid.
+
+Fixing. For a 0/1 variable ``j`` with ``d_j < 0`` the bound's term for it is
+0 (``x_j = 0``); a selection with ``x_j = 1`` has ``c·x <= U - |d_j|``. With
+``d_j > 0`` likewise a selection with ``x_j = 0`` has ``c·x <= U - d_j``.
+So, given an integer ``lower`` and ``U - |d_j| < lower``, every selection
+that puts ``x_j`` on the other side of its bound is worth less than
+``lower``. Fixing every such ``j`` gives a restricted model ``R``. If the
+optimum of ``R`` is at least ``lower``, then every optimal selection of the
+full model lies in ``R`` (one outside it would be worth less than ``lower``,
+hence less than ``R``'s optimum, which the full model also reaches): ``R``
+has the same optimum and the same *set* of optimal selections, so the
+tie-break among them gives the same unique answer. The caller checks that
+condition after solving ``R``; when it fails, the feasible selection ``R``
+gave is a proven ``lower`` for a second, larger ``R`` (which then satisfies
+the condition by construction, since it contains that selection), or the
+full model is solved.
+
+Floating point. ``U`` and ``d`` are computed in float64; a fixing is made
+only when ``U - |d_j|`` is below ``lower`` by more than a margin of ``1e-9``
+times the sum of the absolute values of every term that entered them (plus
+``1e-6``), orders of magnitude above float64's rounding error. Objective
+values are integers, so no fixing is lost to this margin that matters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.linear_solver.python import model_builder_helper as mbh
+from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model_helper as cmh
+
+__all__ = ["LpBound", "lp_bound", "fixings"]
+
+#: Stages with fewer candidates than this are solved whole: the LP costs more
+#: than it saves.
+MIN_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class Row:
+    """A linear constraint ``low <= x·vars + Σ extra <= high`` kept in numpy
+    by the model: ``x`` holds the coefficients of the candidates' 0/1
+    variables (in the order of ``booleans``), ``extra`` (index, coefficient)
+    pairs for other variables."""
+
+    x: np.ndarray
+    extra: tuple[tuple[int, float], ...]
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class LpBound:
+    """An upper bound on the objective and the reduced cost of each variable."""
+
+    upper: float  # U: no selection is worth more
+    reduced: np.ndarray  # d_j, per variable index of the model
+    margin: float  # float64 safety margin on U - |d_j|
+
+
+def lp_bound(model: cp_model.CpModel, objective, *, booleans: np.ndarray,
+             objective_row: Row | None = None, rows: Mapping[int, Row] | None = None,
+             time_limit: float) -> LpBound | None:
+    """The Lagrangian bound of ``objective`` (maximised) over ``model``'s
+    linear relaxation, with multipliers from PDLP; None when the LP solver
+    returns no multipliers.
+
+    ``booleans`` are the indices of the candidates' 0/1 variables.
+    ``objective_row`` and ``rows`` (by constraint index) give the objective
+    and the large constraints in numpy, as the model built them (reading
+    them back from the proto takes longer than the LP); the other
+    constraints are read from the proto.
+    """
+    proto = model.proto
+    rows = rows or {}
+    n = len(proto.variables)
+    low = np.zeros(n)
+    high = np.ones(n)
+    is_bool = np.zeros(n, dtype=bool)
+    is_bool[booleans] = True
+    for k in np.flatnonzero(~is_bool):
+        domain = proto.variables[int(k)].domain
+        low[k], high[k] = domain[0], domain[len(domain) - 1]
+    c = np.zeros(n)
+    if objective_row is not None:
+        c[booleans] = objective_row.x
+        for index, coefficient in objective_row.extra:
+            c[index] += coefficient
+    else:
+        flat = cmh.FlatIntExpr(objective)
+        np.add.at(c, np.array([v.index for v in flat.vars], dtype=np.int64),
+                  np.array(flat.coeffs, dtype=float))
+
+    entries, row_low, row_high = [], [], []
+
+    def add_row(variables, coefficients, lo: float, hi: float) -> None:
+        count = len(variables)
+        entries.append((np.full(count, len(row_low), dtype=np.int64),
+                        np.asarray(variables, dtype=np.int64),
+                        np.asarray(coefficients, dtype=float)))
+        row_low.append(lo)
+        row_high.append(hi)
+
+    for index, constraint in enumerate(proto.constraints):
+        enforced = list(constraint.enforcement_literal)
+        if any(ref < 0 or low[ref] < 1 for ref in enforced):
+            continue  # not always in force: left out (a relaxation)
+        if index in rows:
+            row = rows[index]
+            keep = np.flatnonzero(row.x)
+            add_row(np.concatenate([booleans[keep], [i for i, _ in row.extra]]),
+                    np.concatenate([row.x[keep], [a for _, a in row.extra]]), row.low, row.high)
+        elif constraint.has_linear():
+            linear = constraint.linear
+            domain = linear.domain
+            lo, hi = float(domain[0]), float(domain[len(domain) - 1])
+            add_row(list(linear.vars), list(linear.coeffs),
+                    lo if lo > -2**62 else -np.inf, hi if hi < 2**62 else np.inf)
+        elif constraint.has_bool_or() or constraint.has_at_most_one() or constraint.has_exactly_one():
+            kind = ("bool_or" if constraint.has_bool_or() else
+                    "at_most_one" if constraint.has_at_most_one() else "exactly_one")
+            literals = list(getattr(constraint, kind).literals)
+            # A negated literal not(v) is 1 - v: coefficient -1 and a constant 1.
+            variables = [ref if ref >= 0 else -ref - 1 for ref in literals]
+            coefficients = [1.0 if ref >= 0 else -1.0 for ref in literals]
+            negated = sum(ref < 0 for ref in literals)
+            lo = 1.0 - negated if kind != "at_most_one" else -np.inf
+            hi = 1.0 - negated if kind != "bool_or" else np.inf
+            add_row(variables, coefficients, lo, hi)
+    if not row_low:
+        return None
+    matrix = sp.csr_matrix(
+        (np.concatenate([e[2] for e in entries]),
+         (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries]))),
+        shape=(len(row_low), n),
+    )
+    row_low_a, row_high_a = np.array(row_low), np.array(row_high)
+
+    builder = mbh.ModelBuilderHelper()
+    # Minimise -c: the LP solvers' convention.
+    builder.fill_model_from_sparse_data(low, high, -c, row_low_a, row_high_a, matrix)
+    solver = mbh.ModelSolverHelper("pdlp")
+    solver.set_time_limit_in_seconds(max(float(time_limit), 0.1))
+    solver.solve(builder)
+    if not solver.has_solution():
+        return None
+    # Multipliers of the maximisation: the negated duals of the minimisation.
+    y = -np.asarray(solver.dual_values(), dtype=float)
+    y[~np.isfinite(y)] = 0.0
+    y[(y > 0) & ~np.isfinite(row_high_a)] = 0.0
+    y[(y < 0) & ~np.isfinite(row_low_a)] = 0.0
+    reduced = c - matrix.T @ y
+    row_terms = np.where(y > 0, y * np.where(np.isfinite(row_high_a), row_high_a, 0.0),
+                         y * np.where(np.isfinite(row_low_a), row_low_a, 0.0))
+    column_terms = np.maximum(reduced * low, reduced * high)
+    upper = float(row_terms.sum() + column_terms.sum())
+    scale = (np.abs(row_terms).sum() + np.abs(column_terms).sum() + np.abs(c).sum()
+             + (abs(matrix).T @ np.abs(y)).sum())
+    if not np.isfinite(upper) or not np.isfinite(scale):
+        return None
+    return LpBound(upper=upper, reduced=reduced, margin=1e-9 * float(scale) + 1e-6)
+
+
+def fixings(bound: LpBound, variables: np.ndarray, lower: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``variables`` (0/1, model indices) take the same value in
+    every selection worth at least ``lower``: a mask, and that value."""
+    d = bound.reduced[variables]
+    return bound.upper - np.abs(d) + bound.margin < lower, d > 0
+
+
+def ladder(bound: LpBound, variables: np.ndarray, first: int) -> list[int]:
+    """Trial values of ``lower`` that leave about ``first``, 4 x ``first``,
+    16 x ``first``... of ``variables`` open, up to half of them."""
+    slack = np.sort(np.abs(bound.reduced[variables]))
+    values, free = [], first
+    while free < len(slack) // 2:
+        # Open: U - |d_j| + margin >= lower for the `free` smallest |d_j|.
+        values.append(math.floor(bound.upper - slack[free] + bound.margin) + 1)
+        free *= 4
+    return values
