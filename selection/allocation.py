@@ -238,7 +238,8 @@ def allocate(
     group_values = group_values or {}
     data = prepare(candidates, config, group_values, currency)
     check_feasibility(data, config, currency)
-    model = AllocationModel(data, config, currency=currency)
+    # Written lazily: a stage that the LP bound decides needs only a small model.
+    model = AllocationModel(data, config, currency=currency, build=False)
     status, solution = model.solve(config.solver)
     if solution is None:
         if status == cp_model.INFEASIBLE:
@@ -256,8 +257,10 @@ def allocate(
 
     explain = config.explain
     small = int(data.selectable.sum()) <= explain.exact_up_to
-    merit_needed, extra, notes = counterfactuals(model, solution)
     with_costs = small if explain.costs is None else explain.costs
+    if explain.counterfactuals or with_costs:
+        model.build()  # the explanations re-solve copies of the whole model
+    merit_needed, extra, notes = counterfactuals(model, solution)
     costs = constraint_costs(model, solution) if with_costs else None
     balance = price_of_balance(model, solution) if with_costs else None
     compare = small if explain.compare_objectives is None else explain.compare_objectives

@@ -57,6 +57,22 @@ class Solution:
 
 
 @dataclass(frozen=True)
+class FormRow:
+    """A linear rule with fixed amounts, in numpy: ``x·open`` within
+    ``[low, high]`` (one side is None), where ``open`` are the model's 0/1
+    variables in rank order; a soft rule adds ``slack * v``, ``0 <= v <= top``,
+    and the objective pays ``penalty`` per unit of ``v``."""
+
+    constraint: Constraint
+    x: np.ndarray  # int64
+    low: int | None
+    high: int | None
+    slack: int = 0
+    top: int = 0
+    penalty: int = 0
+
+
+@dataclass(frozen=True)
 class _Restriction:
     """A copy of the model with candidates held at their values (from the LP bound)."""
 
@@ -131,20 +147,13 @@ class AllocationModel:
         assumable: bool = False,
         currency: str = "MAD",
         restrict: tuple[np.ndarray, np.ndarray] | None = None,
+        build: bool = True,
     ) -> None:
         self.data = data
         self.config = config
         self.objective_name = objective or config.objective
         self.assumable = assumable
         self.currency = currency
-        self.model = cp_model.CpModel()
-        self.model.name = "allocation"
-        self.literal: dict[Key, cp_model.IntVar] = {}
-        self.constraints: dict[Key, Constraint] = {}
-        self.penalties: list[tuple[int, cp_model.IntVar]] = []
-        # The large linear constraints in numpy, by constraint index, for the
-        # LP bound (fixed amounts only; the rest is read from the proto).
-        self.linear_rows: dict[int, reduce.Row] = {}
 
         # Data: the rows that get a variable, and their amounts.
         if assumable:
@@ -171,13 +180,55 @@ class AllocationModel:
         self.partial = config.amount == "partial"
         self.position = np.full(data.n, -1, dtype=np.int64)  # row -> position in self.rows
         self.position[self.rows] = np.arange(len(self.rows))
+        # Objective units: merit x MERIT_SCALE (x money under merit_per_money).
+        self.weight = (max(int(config.budget or 0), 1)
+                       if self.objective_name == "merit_per_money" else 1)
+        self.scale = MERIT_SCALE * self.weight
+        # With fixed amounts, the linear rules and the objective in numpy:
+        # the model is written from them, and the LP bound reads them (so
+        # that a stage the bound decides never needs the whole model).
+        self.form = self._form() if not self.partial else None
+        if self.form is not None:
+            merit = data.merit_scaled.astype(np.int64)
+            value = (merit * self.lo.astype(np.int64)
+                     if self.objective_name == "merit_per_money" else merit)
+            self.objective_x = value[self.rows]
+            self.objective_constant = int(value[self.held].sum())
+        self.built = False
+        if build:
+            self.build()
 
+    @property
+    def constraints(self) -> dict[Key, Constraint]:
+        """The constraint groups, by key, in the order they are written."""
+        if not self.built and self.form is not None and self._restrictable() and not self.assumable:
+            # Every group is a row of the form: no need to write the model.
+            return {row.constraint.key: row.constraint for row in self.form}
+        self.build()
+        return self._constraints
+
+    def build(self) -> None:
+        """Write the CP-SAT model (once)."""
+        if self.built:
+            return
+        self.built = True
+        self.model = cp_model.CpModel()
+        self.model.name = "allocation"
+        self.literal: dict[Key, cp_model.IntVar] = {}
+        self._constraints: dict[Key, Constraint] = {}
+        self.penalties: list[tuple[int, cp_model.IntVar]] = []
+        # Proto index of the constraint written from each row of the form.
+        self.form_index: dict[int, int] = {}
+        self.slack_of: dict[int, cp_model.IntVar] = {}  # the violation of each soft row
         self._variables()
         self._filters()
-        self._budget()
-        self._count()
-        self._groups()
-        self._resources()
+        if self.form is not None:
+            self._linear_rows()
+        else:
+            self._budget()
+            self._count()
+            self._groups()
+            self._resources()
         self._committee()
         if self.objective_name == "rank_order":
             self._rank_order()
@@ -236,7 +287,7 @@ class AllocationModel:
         if key not in self.literal:
             low = 0 if self.assumable and not soft else 1
             self.literal[key] = self.model.new_int_var(low, 1, f"on{key}")
-            self.constraints[key] = Constraint(key, field, text, balance, soft)
+            self._constraints[key] = Constraint(key, field, text, balance, soft)
         return self.literal[key]
 
     def _sum(self, rows: Iterable[int], weights: np.ndarray | None = None):
@@ -281,13 +332,6 @@ class AllocationModel:
         vector[where[where >= 0]] = 1.0
         return vector
 
-    def _record(self, constraint: cp_model.Constraint, x: np.ndarray, low: float, high: float,
-                extra: tuple[tuple[int, float], ...] = ()) -> None:
-        """Keep a linear constraint over the x (and a few other variables) in
-        numpy for the LP bound, as ``low <= x·vars + extra <= high``."""
-        if not self.partial and not self.assumable and not len(self.held):
-            self.linear_rows[constraint.index] = reduce.Row(x, extra, float(low), float(high))
-
     # -- constraints --------------------------------------------------------
 
     def _filters(self) -> None:
@@ -328,91 +372,42 @@ class AllocationModel:
         # `proportional`, the minimum grant of each selected does).
         if config.budget is not None:
             on = self._enforce(("budget",), "budget", f"the budget of {self._words(config.budget)}")
-            ct = self.model.add(self.spend <= config.budget).only_enforce_if(on)
-            self._record(ct, self.lo[self.rows].astype(float), -np.inf, config.budget)
+            self.model.add(self.spend <= config.budget).only_enforce_if(on)
         # Spend floor: at least this much is allocated.
         floor = config.spend_floor
         if floor is not None:
             field = "min_spend" if config.min_spend == floor else "min_spend_share"
             on = self._enforce(("min_spend",), field, f"spending at least {self._words(floor)}")
-            ct = self.model.add(self.spend >= floor).only_enforce_if(on)
-            self._record(ct, self.lo[self.rows].astype(float), floor, np.inf)
+            self.model.add(self.spend >= floor).only_enforce_if(on)
 
     def _count(self) -> None:
         bounds = self.config.count
         # Count: the number selected within its bounds.
         if bounds.min is not None:
             on = self._enforce(("count", "min"), "count.min", f"at least {bounds.min} selected")
-            ct = self.model.add(self.count >= bounds.min).only_enforce_if(on)
-            self._record(ct, np.ones(len(self.rows)), bounds.min, np.inf)
+            self.model.add(self.count >= bounds.min).only_enforce_if(on)
         if bounds.max is not None:
             on = self._enforce(("count", "max"), "count.max", f"at most {bounds.max} selected")
-            ct = self.model.add(self.count <= bounds.max).only_enforce_if(on)
-            self._record(ct, np.ones(len(self.rows)), -np.inf, bounds.max)
+            self.model.add(self.count <= bounds.max).only_enforce_if(on)
 
     def _groups(self) -> None:
-        # Balance: per value of a group column, count bounds, and count and
-        # money shares as exact fractions N/D:  D * part >= N * whole  (min).
-        # A soft bound gets a violation v >= 0 that the objective pays for.
-        # With fixed amounts each row is written from numpy coefficients (one
-        # weighted sum; the same expression built by operators took 0.6 s
-        # at 100,000 candidates) and kept for the LP bound.
-        money_all = self.lo[self.rows].astype(np.int64)
-        held_money = self.lo[self.held].astype(np.int64)
+        # Balance (partial grants; fixed amounts go through _form): per value
+        # of a group column, count bounds, and count and money shares as
+        # exact fractions N/D:  D * part >= N * whole  (min). A soft bound
+        # gets a violation v >= 0 that the objective pays for.
         for group in self.data.groups:
-            count = amount = None
-            inside = self._indicator(group.members).astype(np.int64)
-            held_inside = self.held_mask[group.members]
+            count = self._sum(group.members)
+            amount = self._money(group.members)
             for name in self.config.groups[group.rule].bounds:
                 bound = group.bound(name)
                 key = ("group", group.rule, group.value, name)
                 soft = group.penalty is not None
                 on = self._enforce(key, f"groups[{group.rule}].{name}",
                                    _group_words(group, name, bound), balance=True, soft=soft)
-                every = self.selectable_rows
-                money_top = int(self.hi[every].sum()) if len(every) else 0
-                top = len(every) if "count" in name else money_top
-                if name == "min_count":
-                    top = max(top, bound)  # a minimum may exceed the candidates
                 v = 0
                 if soft:
-                    v = self.model.new_int_var(0, max(top, 1), f"v{key}")
+                    v = self.model.new_int_var(0, max(self._top(name, bound), 1), f"v{key}")
                     self.penalties.append((int(group.penalty), v))
-                if not self.partial:
-                    # part and whole over the open rows, and what the held rows add.
-                    if "count" in name:
-                        part, whole = inside, np.ones(len(self.rows), dtype=np.int64)
-                        part_held, whole_held = int(held_inside.sum()), len(self.held)
-                    else:
-                        part, whole = inside * money_all, money_all
-                        part_held = int(self.lo[group.members][held_inside].sum())
-                        whole_held = int(held_money.sum())
-                    if name in ("min_count", "max_count"):
-                        coefficients, constant, low, high = part, part_held, bound, bound
-                        coef_v = 1 if name == "min_count" else -1
-                    else:
-                        n_, d_ = bound.numerator, bound.denominator
-                        coefficients = d_ * part - n_ * whole
-                        constant, low, high = d_ * part_held - n_ * whole_held, 0, 0
-                        coef_v = d_ if name.startswith("min") else -d_
-                    nonzero = np.flatnonzero(coefficients)
-                    expression = cp_model.LinearExpr.weighted_sum(
-                        [self.x_list[p] for p in nonzero], coefficients[nonzero].tolist()
-                    ) if len(nonzero) else 0
-                    if soft:
-                        expression = expression + coef_v * v
-                    if name.startswith("min"):
-                        ct = self.model.add(expression >= low - constant).only_enforce_if(on)
-                        low, high = low - constant, np.inf
-                    else:
-                        ct = self.model.add(expression <= high - constant).only_enforce_if(on)
-                        low, high = -np.inf, high - constant
-                    self._record(ct, coefficients.astype(float), low, high,
-                                 ((v.index, float(coef_v)),) if soft else ())
-                    continue
-                # Partial grants: amounts are variables.
-                if count is None:
-                    count, amount = self._sum(group.members), self._money(group.members)
                 part, whole = (count, self.count) if "count" in name else (amount, self.spend)
                 if name == "min_count":
                     self.model.add(part + v >= bound).only_enforce_if(on)
@@ -427,14 +422,119 @@ class AllocationModel:
                         bound.denominator * (part - v) <= bound.numerator * whole
                     ).only_enforce_if(on)
 
+    def _top(self, name: str, bound) -> int:
+        """The largest violation a soft bound can have."""
+        every = self.selectable_rows
+        if "count" in name:
+            top = len(every)
+            return max(top, bound) if name == "min_count" else top
+        return int(self.hi[every].sum()) if len(every) else 0
+
+    def _form(self) -> list[FormRow]:
+        """The linear rules with fixed amounts, in numpy: budget, spend floor,
+        count bounds, balance, resources (in that order)."""
+        config, data = self.config, self.data
+        rows: list[FormRow] = []
+        open_count = len(self.rows)
+        money = self.lo[self.rows].astype(np.int64)
+        held_money = int(self.lo[self.held].astype(np.int64).sum())
+        ones = np.ones(open_count, dtype=np.int64)
+
+        def add(constraint: Constraint, x: np.ndarray, constant: int, low=None, high=None,
+                **soft) -> None:
+            # x·open + constant (what the held rows add) within [low, high].
+            rows.append(FormRow(constraint, x, None if low is None else low - constant,
+                                None if high is None else high - constant, **soft))
+
+        # Budget: the grants of the selected fit in the budget (under
+        # `proportional`, the minimum grant of each selected does).
+        if config.budget is not None:
+            add(Constraint(("budget",), "budget", f"the budget of {self._words(config.budget)}"),
+                money, held_money, high=config.budget)
+        # Spend floor: at least this much is allocated.
+        floor = config.spend_floor
+        if floor is not None:
+            field = "min_spend" if config.min_spend == floor else "min_spend_share"
+            add(Constraint(("min_spend",), field, f"spending at least {self._words(floor)}"),
+                money, held_money, low=floor)
+        # Count: the number selected within its bounds.
+        bounds = config.count
+        if bounds.min is not None:
+            add(Constraint(("count", "min"), "count.min", f"at least {bounds.min} selected"),
+                ones, len(self.held), low=bounds.min)
+        if bounds.max is not None:
+            add(Constraint(("count", "max"), "count.max", f"at most {bounds.max} selected"),
+                ones, len(self.held), high=bounds.max)
+        # Balance: per value of a group column, count bounds, and count and
+        # money shares as exact fractions N/D:  D * part - N * whole >= 0
+        # (min). A soft bound gets a violation v >= 0 that the objective pays for.
+        for group in data.groups:
+            inside = self._indicator(group.members).astype(np.int64)
+            held_inside = self.held_mask[group.members]
+            for name in config.groups[group.rule].bounds:
+                bound = group.bound(name)
+                key = ("group", group.rule, group.value, name)
+                soft = group.penalty is not None
+                constraint = Constraint(key, f"groups[{group.rule}].{name}",
+                                        _group_words(group, name, bound), True, soft)
+                if "count" in name:
+                    part, whole = inside, ones
+                    part_held, whole_held = int(held_inside.sum()), len(self.held)
+                else:
+                    part, whole = inside * money, money
+                    part_held = int(self.lo[group.members][held_inside].sum())
+                    whole_held = held_money
+                if name in ("min_count", "max_count"):
+                    x, constant, limit, slack = part, part_held, bound, 1
+                else:
+                    n_, d_ = bound.numerator, bound.denominator
+                    x, constant, limit = d_ * part - n_ * whole, d_ * part_held - n_ * whole_held, 0
+                    slack = d_
+                extra = {}
+                if soft:
+                    extra = {"slack": slack if name.startswith("min") else -slack,
+                             "top": max(self._top(name, bound), 1),
+                             "penalty": int(group.penalty)}
+                if name.startswith("min"):
+                    add(constraint, x, constant, low=limit, **extra)
+                else:
+                    add(constraint, x, constant, high=limit, **extra)
+        # Resources: what the selected consume stays within each capacity.
+        for r, (rule, usage) in enumerate(data.resources):
+            use = usage.astype(np.int64)
+            add(Constraint(("resource", r), f"resources[{r}]",
+                           f"the capacity of {rule.capacity:,} {rule.column}"),
+                use[self.rows], int(use[self.held].sum()), high=rule.capacity)
+        return rows
+
+    def _linear_rows(self) -> None:
+        """Write the rows of the form into the model, each enforced by the
+        literal of its constraint group (one weighted sum each)."""
+        for k, row in enumerate(self.form):
+            c = row.constraint
+            on = self._enforce(c.key, c.field, c.text, balance=c.balance, soft=c.soft)
+            nonzero = np.flatnonzero(row.x)
+            expression = cp_model.LinearExpr.weighted_sum(
+                [self.x_list[p] for p in nonzero], row.x[nonzero].tolist()
+            ) if len(nonzero) else 0
+            if row.slack:
+                v = self.model.new_int_var(0, row.top, f"v{c.key}")
+                self.penalties.append((row.penalty, v))
+                self.slack_of[k] = v
+                expression = expression + row.slack * v
+            if row.low is not None:
+                ct = self.model.add(expression >= row.low).only_enforce_if(on)
+            else:
+                ct = self.model.add(expression <= row.high).only_enforce_if(on)
+            self.form_index[k] = ct.index
+
     def _resources(self) -> None:
         # Resources: what the selected consume stays within each capacity.
         for r, (rule, usage) in enumerate(self.data.resources):
             on = self._enforce(("resource", r), f"resources[{r}]",
                                f"the capacity of {rule.capacity:,} {rule.column}")
-            ct = self.model.add(
+            self.model.add(
                 self._sum(self.selectable_rows, usage) <= rule.capacity).only_enforce_if(on)
-            self._record(ct, usage[self.rows].astype(float), -np.inf, rule.capacity)
 
     def _committee(self) -> None:
         data = self.data
@@ -476,50 +576,32 @@ class AllocationModel:
     # -- objective ----------------------------------------------------------
 
     def _objective(self) -> None:
-        data = self.data
         terms = []
-        if self.objective_name == "merit_per_money":
-            # Merit x money: each unit of money counts the merit of the grant it
-            # pays for (divided by the budget when reported).
-            for i in map(int, self.rows):
-                terms.append(int(data.merit_scaled[i]) * self._amount(i))
-            if len(self.held):
-                held = self.held
-                terms.append(int((data.merit_scaled[held] * self.lo[held].astype(np.int64)).sum()))
-            weight = max(int(self.config.budget or 0), 1)
-            self.scale = MERIT_SCALE * weight
-        elif not self.partial:
-            # Fixed grants: the merit of each selected, one weighted sum.
-            merit = self.data.merit_scaled
+        if self.form is not None:
+            # Fixed amounts: the merit of each selected (x its grant under
+            # merit_per_money: each unit of money counts the merit of the
+            # grant it pays for, divided by the budget when reported).
             if len(self.rows):
                 terms.append(cp_model.LinearExpr.weighted_sum(
-                    self.x_at[self.rows].tolist(), merit[self.rows].astype(np.int64).tolist()))
-            if len(self.held):
-                terms.append(int(merit[self.held].astype(np.int64).sum()))
-            weight = 1
-            self.scale = MERIT_SCALE
+                    self.x_list, self.objective_x.tolist()))
+            if self.objective_constant:
+                terms.append(self.objective_constant)
         else:
+            # Partial grants: the merit each grant counts.
+            merit = self.data.merit_scaled
             for i in map(int, self.rows):
-                if i in self.m:
+                if self.objective_name == "merit_per_money":
+                    terms.append(int(merit[i]) * self._amount(i))
+                elif i in self.m:
                     terms.append(self.m[i])
                 else:
                     terms.append(self.merit_of(i, int(self.lo[i])) * self.x[i])
-            weight = 1
-            self.scale = MERIT_SCALE
         for penalty, v in self.penalties:
-            terms.append(-penalty * weight * v)
+            terms.append(-penalty * self.weight * v)
         self.objective = (
             cp_model.LinearExpr.sum(terms) if terms else cp_model.LinearExpr.constant(0)
         )
         maximize(self.model, self.objective)
-        # The objective in numpy, for the LP bound (fixed amounts only).
-        self.objective_row = None
-        if not self.partial and not self.assumable and not len(self.held):
-            x = self.data.merit_scaled[self.rows].astype(float)
-            if self.objective_name == "merit_per_money":
-                x = x * self.lo[self.rows]
-            extra = tuple((v.index, float(-penalty * weight)) for penalty, v in self.penalties)
-            self.objective_row = reduce.Row(x, extra, 0.0, 0.0)
 
     # -- values -------------------------------------------------------------
 
@@ -545,6 +627,7 @@ class AllocationModel:
              ) -> cp_model.CpModel:
         """A copy of the model (or of a restriction of it) with constraint
         groups relaxed, variables fixed, or the objective held at least at a value."""
+        self.build()
         model = (within.model if within is not None else self.model).clone()
         for key in relax:
             if key in self.literal:
@@ -615,6 +698,7 @@ class AllocationModel:
         reduced = self._solve_reduced(settings)
         if reduced is not None:
             return reduced
+        self.build()
         return self._finish(settings, self._first(settings, None), None)
 
     def _first(self, settings: SolverSettings, within: _Restriction | None,
@@ -677,10 +761,7 @@ class AllocationModel:
         if (self.assumable or settings.reduce == "never"
                 or (settings.reduce == "auto" and len(self.rows) < reduce.MIN_CANDIDATES)):
             return None
-        booleans = np.array([self.x[int(i)].index for i in self.rows], dtype=np.int64)
-        bound = reduce.lp_bound(self.model, self.objective, booleans=booleans,
-                                objective_row=self.objective_row, rows=self.linear_rows,
-                                time_limit=settings.time_limit)
+        bound, booleans = self._lp_bound(settings)
         if bound is None:
             return None
         trials = reduce.ladder(bound, booleans, 64)
@@ -696,6 +777,7 @@ class AllocationModel:
                 sub_hint = None if hint is None else [hint[p] for p in np.flatnonzero(~fixed)]
                 first = sub._first(settings, None, sub_hint)
                 if first.status == cp_model.OPTIMAL and first.value >= lower:
+                    # Every optimal selection is in the restriction (the module's proof).
                     return sub._finish(settings, first, None)
                 if first.values is not None:
                     values = np.array(ones, dtype=np.int64)
@@ -704,19 +786,65 @@ class AllocationModel:
             else:
                 within = self._restrict(fixed, ones)
                 first = self._first(settings, within, hint)
+                if first.status == cp_model.OPTIMAL and first.value >= lower:
+                    return self._finish(settings, first, within)
             if first.status == cp_model.INFEASIBLE:
                 continue  # nothing worth `lower` in what is left: look further below
             if first.status != cp_model.OPTIMAL:
                 return None  # not proven in time: no proof that the fixings hold
-            if first.value >= lower:
-                # Every optimal selection is in the restricted model (the module's proof).
-                return self._finish(settings, first, within)
             # A selection worth `value` exists: the next restriction is built
             # against it, and contains it (fixings against a proven value
             # hold by themselves).
             best, hint = first.value, first.values
             trials = [best]
         return None
+
+    def _lp_bound(self, settings: SolverSettings) -> tuple[reduce.LpBound | None, np.ndarray]:
+        """The LP bound, and the LP column of each open candidate.
+
+        When the form holds every rule (``_restrictable``), the LP is the
+        form alone: columns are the candidates, then the violations of soft
+        rules, and the CP-SAT model is not needed. Otherwise its columns are
+        the model's variables, with the rules outside the form read from the
+        proto (a relaxation of those that are not linear).
+        """
+        count = len(self.rows)
+        if self.form is not None and self._restrictable():
+            soft = [k for k, row in enumerate(self.form) if row.slack]
+            columns = count + len(soft)
+            x_column = np.arange(count, dtype=np.int64)
+            slack_column = dict(zip(soft, range(count, columns)))
+            low, high = np.zeros(columns), np.ones(columns)
+            for k in soft:
+                high[slack_column[k]] = self.form[k].top
+            extra = []
+        else:
+            self.build()
+            proto = self.model.proto
+            columns = len(proto.variables)
+            x_column = np.array([x.index for x in self.x_list], dtype=np.int64)
+            slack_column = {k: v.index for k, v in self.slack_of.items()}
+            low, high = reduce.domains(proto, x_column)
+            extra = reduce.proto_rows(proto, skip=set(self.form_index.values()), low=low)
+        objective = np.zeros(columns)
+        if self.form is not None:
+            objective[x_column] = self.objective_x
+            for k, column in slack_column.items():
+                objective[column] -= self.form[k].penalty * self.weight
+        else:
+            objective = reduce.objective_vector(self.objective, columns)
+        rows = []
+        for k, row in enumerate(self.form or ()):
+            nonzero = np.flatnonzero(row.x)
+            variables, coefficients = x_column[nonzero], row.x[nonzero].astype(float)
+            if k in slack_column:
+                variables = np.append(variables, slack_column[k])
+                coefficients = np.append(coefficients, float(row.slack))
+            rows.append((variables, coefficients,
+                         -np.inf if row.low is None else row.low,
+                         np.inf if row.high is None else row.high))
+        bound = reduce.lp_bound(objective, low, high, rows + extra, time_limit=settings.time_limit)
+        return bound, x_column
 
     def _restrictable(self) -> bool:
         """True when a restriction can be a model of its own (fixed amounts,

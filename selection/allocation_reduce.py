@@ -46,13 +46,11 @@ values are integers, so no fixing is lost to this margin that matters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
-from ortools.sat.python import cp_model
 from ortools.sat.python import cp_model_helper as cmh
 
 __all__ = ["LpBound", "lp_bound", "fixings"]
@@ -63,108 +61,40 @@ MIN_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
-class Row:
-    """A linear constraint ``low <= x·vars + Σ extra <= high`` kept in numpy
-    by the model: ``x`` holds the coefficients of the candidates' 0/1
-    variables (in the order of ``booleans``), ``extra`` (index, coefficient)
-    pairs for other variables."""
-
-    x: np.ndarray
-    extra: tuple[tuple[int, float], ...]
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
 class LpBound:
-    """An upper bound on the objective and the reduced cost of each variable."""
+    """An upper bound on the objective and the reduced cost of each LP column."""
 
     upper: float  # U: no selection is worth more
-    reduced: np.ndarray  # d_j, per variable index of the model
+    reduced: np.ndarray  # d_j, per column
     margin: float  # float64 safety margin on U - |d_j|
 
 
-def lp_bound(model: cp_model.CpModel, objective, *, booleans: np.ndarray,
-             objective_row: Row | None = None, rows: Mapping[int, Row] | None = None,
+#: One LP row: column indices, coefficients, lower and upper bound (±inf: none).
+LpRow = tuple[np.ndarray, np.ndarray, float, float]
+
+
+def lp_bound(objective: np.ndarray, low: np.ndarray, high: np.ndarray, rows: list[LpRow], *,
              time_limit: float) -> LpBound | None:
-    """The Lagrangian bound of ``objective`` (maximised) over ``model``'s
-    linear relaxation, with multipliers from PDLP; None when the LP solver
-    returns no multipliers.
-
-    ``booleans`` are the indices of the candidates' 0/1 variables.
-    ``objective_row`` and ``rows`` (by constraint index) give the objective
-    and the large constraints in numpy, as the model built them (reading
-    them back from the proto takes longer than the LP); the other
-    constraints are read from the proto.
-    """
-    proto = model.proto
-    rows = rows or {}
-    n = len(proto.variables)
-    low = np.zeros(n)
-    high = np.ones(n)
-    is_bool = np.zeros(n, dtype=bool)
-    is_bool[booleans] = True
-    for k in np.flatnonzero(~is_bool):
-        domain = proto.variables[int(k)].domain
-        low[k], high[k] = domain[0], domain[len(domain) - 1]
-    c = np.zeros(n)
-    if objective_row is not None:
-        c[booleans] = objective_row.x
-        for index, coefficient in objective_row.extra:
-            c[index] += coefficient
-    else:
-        flat = cmh.FlatIntExpr(objective)
-        np.add.at(c, np.array([v.index for v in flat.vars], dtype=np.int64),
-                  np.array(flat.coeffs, dtype=float))
-
-    entries, row_low, row_high = [], [], []
-
-    def add_row(variables, coefficients, lo: float, hi: float) -> None:
-        count = len(variables)
-        entries.append((np.full(count, len(row_low), dtype=np.int64),
-                        np.asarray(variables, dtype=np.int64),
-                        np.asarray(coefficients, dtype=float)))
-        row_low.append(lo)
-        row_high.append(hi)
-
-    for index, constraint in enumerate(proto.constraints):
-        enforced = list(constraint.enforcement_literal)
-        if any(ref < 0 or low[ref] < 1 for ref in enforced):
-            continue  # not always in force: left out (a relaxation)
-        if index in rows:
-            row = rows[index]
-            keep = np.flatnonzero(row.x)
-            add_row(np.concatenate([booleans[keep], [i for i, _ in row.extra]]),
-                    np.concatenate([row.x[keep], [a for _, a in row.extra]]), row.low, row.high)
-        elif constraint.has_linear():
-            linear = constraint.linear
-            domain = linear.domain
-            lo, hi = float(domain[0]), float(domain[len(domain) - 1])
-            add_row(list(linear.vars), list(linear.coeffs),
-                    lo if lo > -2**62 else -np.inf, hi if hi < 2**62 else np.inf)
-        elif constraint.has_bool_or() or constraint.has_at_most_one() or constraint.has_exactly_one():
-            kind = ("bool_or" if constraint.has_bool_or() else
-                    "at_most_one" if constraint.has_at_most_one() else "exactly_one")
-            literals = list(getattr(constraint, kind).literals)
-            # A negated literal not(v) is 1 - v: coefficient -1 and a constant 1.
-            variables = [ref if ref >= 0 else -ref - 1 for ref in literals]
-            coefficients = [1.0 if ref >= 0 else -1.0 for ref in literals]
-            negated = sum(ref < 0 for ref in literals)
-            lo = 1.0 - negated if kind != "at_most_one" else -np.inf
-            hi = 1.0 - negated if kind != "bool_or" else np.inf
-            add_row(variables, coefficients, lo, hi)
-    if not row_low:
+    """The Lagrangian bound of ``objective`` (maximised) over the columns'
+    bounds and these rows, with multipliers from PDLP; None when there is no
+    row or the LP solver returns no multipliers."""
+    if not rows:
         return None
+    n = len(objective)
     matrix = sp.csr_matrix(
-        (np.concatenate([e[2] for e in entries]),
-         (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries]))),
-        shape=(len(row_low), n),
+        (np.concatenate([r[1] for r in rows]).astype(float),
+         (np.concatenate([np.full(len(r[0]), k, dtype=np.int64) for k, r in enumerate(rows)]),
+          np.concatenate([np.asarray(r[0], dtype=np.int64) for r in rows]))),
+        shape=(len(rows), n),
     )
-    row_low_a, row_high_a = np.array(row_low), np.array(row_high)
+    row_low = np.array([r[2] for r in rows], dtype=float)
+    row_high = np.array([r[3] for r in rows], dtype=float)
+    c = np.asarray(objective, dtype=float)
 
     builder = mbh.ModelBuilderHelper()
     # Minimise -c: the LP solvers' convention.
-    builder.fill_model_from_sparse_data(low, high, -c, row_low_a, row_high_a, matrix)
+    builder.fill_model_from_sparse_data(low.astype(float), high.astype(float), -c,
+                                        row_low, row_high, matrix)
     solver = mbh.ModelSolverHelper("pdlp")
     solver.set_time_limit_in_seconds(max(float(time_limit), 0.1))
     solver.solve(builder)
@@ -173,11 +103,11 @@ def lp_bound(model: cp_model.CpModel, objective, *, booleans: np.ndarray,
     # Multipliers of the maximisation: the negated duals of the minimisation.
     y = -np.asarray(solver.dual_values(), dtype=float)
     y[~np.isfinite(y)] = 0.0
-    y[(y > 0) & ~np.isfinite(row_high_a)] = 0.0
-    y[(y < 0) & ~np.isfinite(row_low_a)] = 0.0
+    y[(y > 0) & ~np.isfinite(row_high)] = 0.0
+    y[(y < 0) & ~np.isfinite(row_low)] = 0.0
     reduced = c - matrix.T @ y
-    row_terms = np.where(y > 0, y * np.where(np.isfinite(row_high_a), row_high_a, 0.0),
-                         y * np.where(np.isfinite(row_low_a), row_low_a, 0.0))
+    row_terms = np.where(y > 0, y * np.where(np.isfinite(row_high), row_high, 0.0),
+                         y * np.where(np.isfinite(row_low), row_low, 0.0))
     column_terms = np.maximum(reduced * low, reduced * high)
     upper = float(row_terms.sum() + column_terms.sum())
     scale = (np.abs(row_terms).sum() + np.abs(column_terms).sum() + np.abs(c).sum()
@@ -185,6 +115,59 @@ def lp_bound(model: cp_model.CpModel, objective, *, booleans: np.ndarray,
     if not np.isfinite(upper) or not np.isfinite(scale):
         return None
     return LpBound(upper=upper, reduced=reduced, margin=1e-9 * float(scale) + 1e-6)
+
+
+def domains(proto, booleans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bound of every variable of a CP-SAT proto (the
+    ``booleans`` are known to be 0/1: not read one by one)."""
+    n = len(proto.variables)
+    low, high = np.zeros(n), np.ones(n)
+    is_bool = np.zeros(n, dtype=bool)
+    is_bool[booleans] = True
+    for k in np.flatnonzero(~is_bool):
+        domain = proto.variables[int(k)].domain
+        low[k], high[k] = domain[0], domain[len(domain) - 1]
+    return low, high
+
+
+def objective_vector(expression, columns: int) -> np.ndarray:
+    """The coefficients of a linear expression, by variable index."""
+    c = np.zeros(columns)
+    flat = cmh.FlatIntExpr(expression)
+    np.add.at(c, np.array([v.index for v in flat.vars], dtype=np.int64),
+              np.array(flat.coeffs, dtype=float))
+    return c
+
+
+def proto_rows(proto, *, skip: set[int], low: np.ndarray) -> list[LpRow]:
+    """The rows of a CP-SAT proto that are linear (or clauses, or at most
+    one) and always in force (every enforcement literal fixed to 1), except
+    those in ``skip``; the rest is left out, a relaxation."""
+    rows: list[LpRow] = []
+    for index, constraint in enumerate(proto.constraints):
+        if index in skip:
+            continue
+        if any(ref < 0 or low[ref] < 1 for ref in constraint.enforcement_literal):
+            continue  # not always in force
+        if constraint.has_linear():
+            linear = constraint.linear
+            domain = linear.domain
+            lo, hi = float(domain[0]), float(domain[len(domain) - 1])
+            rows.append((np.array(list(linear.vars), dtype=np.int64),
+                         np.array(list(linear.coeffs), dtype=float),
+                         lo if lo > -2**62 else -np.inf, hi if hi < 2**62 else np.inf))
+        elif constraint.has_bool_or() or constraint.has_at_most_one() or constraint.has_exactly_one():
+            kind = ("bool_or" if constraint.has_bool_or() else
+                    "at_most_one" if constraint.has_at_most_one() else "exactly_one")
+            literals = list(getattr(constraint, kind).literals)
+            # A negated literal not(v) is 1 - v: coefficient -1 and a constant 1.
+            variables = np.array([ref if ref >= 0 else -ref - 1 for ref in literals], dtype=np.int64)
+            coefficients = np.array([1.0 if ref >= 0 else -1.0 for ref in literals])
+            negated = sum(ref < 0 for ref in literals)
+            lo = 1.0 - negated if kind != "at_most_one" else -np.inf
+            hi = 1.0 - negated if kind != "bool_or" else np.inf
+            rows.append((variables, coefficients, lo, hi))
+    return rows
 
 
 def fixings(bound: LpBound, variables: np.ndarray, lower: float) -> tuple[np.ndarray, np.ndarray]:

@@ -431,6 +431,47 @@ def test_proportional_grants_match_enumeration(instance):
     check_against_brute_force(*instance)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(policies=("requested", "capped", "tiers", "partial")))
+def test_rank_order_matches_enumeration(instance):
+    """Every instance under rank_order: the reformulation of the rule
+    (selection.allocation_rank: reasons that cannot hold left out, share
+    reasons shared and order-encoded, the budget reason's implied
+    constraints) allows exactly the selections the brute force does."""
+    candidates, config, declared = instance
+    check_against_brute_force(candidates, config.model_copy(update={"objective": "rank_order"}),
+                              declared)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(policies=("requested", "capped")))
+def test_rank_order_with_count_caps_only_selects_prefixes(instance):
+    """Without a budget, resources, organisations, pairs or hard shares, no
+    one can fail to fit while someone below is selected (the count caps
+    cannot hold then: allocation_rank.RankOrder.reasons): the selection of
+    each cell is a prefix of its selectable candidates."""
+    candidates, config, declared = instance
+    groups = [rule.model_copy(update={"min_count_share": None, "max_count_share": None,
+                                      "min_money_share": None, "max_money_share": None})
+              for rule in config.groups]
+    groups = [rule for rule in groups
+              if rule.min_count is not None or rule.max_count is not None]
+    config = AllocationConfig.model_validate({
+        **config.model_dump(), "objective": "rank_order", "budget": None, "min_spend": None,
+        "min_spend_share": None, "amount": "requested", "grant": {}, "tiers": None,
+        "min_fraction": None, "resources": [], "one_per": None, "incompatible": [],
+        "groups": [rule.model_dump(exclude_none=True) for rule in groups]})
+    checked = check_against_brute_force(candidates, config, declared)
+    if checked is None:
+        return
+    result, brute = checked
+    selected = result.table["selected"].tolist()
+    for cell in set(brute.cell):
+        rows = [i for i in range(brute.n) if brute.cell[i] == cell and brute.options[i]]
+        picks = [selected[i] for i in rows]
+        assert picks == sorted(picks, reverse=True), (cell, picks)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(policies=("requested", "capped")))
 def test_merit_counterfactual_is_the_exact_threshold(instance):

@@ -84,19 +84,29 @@ def test_the_bound_is_above_every_selection_and_fixings_keep_the_optimum():
     candidates = synthetic(400, seed=3)
     config = AllocationConfig(**CONFIGS["regions"], explain=EXPLAIN_OFF)
     data = prepare(candidates, config, {}, "MAD")
-    model = AllocationModel(data, config)
-    booleans = np.array([model.x[int(i)].index for i in model.rows])
-    bound = allocation_reduce.lp_bound(model.model, model.objective, booleans=booleans,
-                                       objective_row=model.objective_row,
-                                       rows=model.linear_rows, time_limit=10)
+    model = AllocationModel(data, config, build=False)
+    bound, columns = model._lp_bound(config.solver)
+    assert not model.built  # the form alone: the whole model was not needed
     result = allocate(candidates, forced(config, "never"))
     optimum = round(result.objective * 1000)
     assert bound.upper >= optimum
-    fixed, ones = allocation_reduce.fixings(bound, booleans, optimum)
+    fixed, ones = allocation_reduce.fixings(bound, columns, optimum)
     selected = result.table["selected"].to_numpy()[model.rows]
     assert fixed.sum() > 300
     # The optimal selection agrees with every fixing made against its own value.
     assert (selected[fixed] == ones[fixed]).all()
+
+
+def test_the_bound_read_from_the_model_agrees_with_the_form():
+    """A committee rule sends the LP through the CP-SAT proto: same bound."""
+    candidates = synthetic(400, seed=3)
+    config = AllocationConfig(**CONFIGS["soft"], explain=EXPLAIN_OFF)
+    data = prepare(candidates, config, {}, "MAD")
+    from_form, _ = AllocationModel(data, config, build=False)._lp_bound(config.solver)
+    model = AllocationModel(data, config)
+    model._restrictable = lambda: False
+    from_proto, _ = model._lp_bound(config.solver)
+    assert from_proto.upper == pytest.approx(from_form.upper, rel=1e-6)
 
 
 def test_reduce_setting_is_validated():
