@@ -165,7 +165,8 @@ def prepare(
     reviews = None
     if config.min_reviews is not None:
         reviews = _whole_column(candidates, config.reviews_column, "the number of reviews")
-    row_of = {str(v): i for i, v in enumerate(ids)}
+    named = bool(config.exclude or config.include or config.incompatible)
+    row_of = {str(v): i for i, v in enumerate(ids)} if named else {}
     excluded = {row_of[x] for x in _known_ids(config.exclude, row_of, "exclude")}
     include = tuple(row_of[x] for x in _known_ids(config.include, row_of, "include"))
     pairs = tuple(
@@ -174,56 +175,8 @@ def prepare(
         for a, b in [_known_ids(list(pair), row_of, f"incompatible[{k}]")]
     )
 
-    lo = np.zeros(n, dtype=np.int64)
-    hi = np.zeros(n, dtype=np.int64)
-    free_lo = np.zeros(n, dtype=np.int64)
-    free_hi = np.zeros(n, dtype=np.int64)
-    blocked: list[Reason | None] = []
-    filters: list[tuple[str, ...]] = []
-    for i in range(n):
-        amounts = _amounts(int(request[i]), config) if config.allocates_money else (0, 0, None)
-        lo[i], hi[i] = amounts[0], amounts[1]
-        free = _free_amounts(int(request[i]), config) if config.allocates_money else (0, 0)
-        free_lo[i], free_hi[i] = free
-        keys = []
-        reason = None
-        if math.isnan(merit[i]):
-            reason = (
-                "not_ranked", "Non retenu : aucune note de mérite.", "Not selected: no merit score."
-            )
-        else:
-            found = []
-            if i in excluded:
-                keys.append("exclude")
-                found.append((
-                    "excluded",
-                    "Non retenu : exclu par décision du comité.",
-                    "Not selected: excluded by the committee.",
-                ))
-            if config.min_merit is not None and merit[i] < config.min_merit:
-                keys.append("min_merit")
-                found.append((
-                    "below_min_merit",
-                    f"Non retenu : le mérite {number(merit[i], 'fr')} est inférieur au minimum "
-                    f"de {number(config.min_merit, 'fr')}.",
-                    f"Not selected: merit {number(merit[i], 'en')} is below the minimum of "
-                    f"{number(config.min_merit, 'en')}.",
-                ))
-            if reviews is not None and reviews[i] < (config.min_reviews or 0):
-                keys.append("min_reviews")
-                found.append((
-                    "below_min_reviews",
-                    f"Non retenu : {reviews[i]} évaluation(s), moins que le minimum de "
-                    f"{config.min_reviews}.",
-                    f"Not selected: {reviews[i]} review(s), fewer than the minimum of "
-                    f"{config.min_reviews}.",
-                ))
-            if amounts[2] is not None:
-                keys.append("grant")
-                found.append(amounts[2](currency))
-            reason = found[0] if found else None
-        blocked.append(reason)
-        filters.append(tuple(keys))
+    lo, hi, free_lo, free_hi, refusals = _amount_arrays(request, config, currency)
+    blocked, filters = _blocked(merit, excluded, reviews, refusals, config)
     selectable = np.array([reason is None for reason in blocked], dtype=bool)
 
     labels: dict[str, np.ndarray] = {}
@@ -245,17 +198,122 @@ def prepare(
     )
 
 
+def _amount_arrays(request: np.ndarray, config: AllocationConfig, currency: str):
+    """(lo, hi, free_lo, free_hi, refusals) for every row: the policy's bounds
+    worked out once per distinct request (a few dozen amounts for 100,000
+    candidates), then spread; ``refusals`` maps a row whose request cannot be
+    funded to the reason why."""
+    n = len(request)
+    zeros = np.zeros(n, dtype=np.int64)
+    if not config.allocates_money:
+        return zeros, zeros.copy(), zeros.copy(), zeros.copy(), {}
+    distinct, which = np.unique(request, return_inverse=True)
+    which = which.reshape(-1)
+    amounts = [_amounts(int(r), config) for r in distinct]
+    free = [_free_amounts(int(r), config) for r in distinct]
+
+    def spread(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64).reshape(-1)[which] if n else zeros.copy()
+
+    refusal = {k: a[2](currency) for k, a in enumerate(amounts) if a[2] is not None}
+    refused = np.flatnonzero(np.isin(which, list(refusal)))
+    return (
+        spread([a[0] for a in amounts]), spread([a[1] for a in amounts]),
+        spread([f[0] for f in free]), spread([f[1] for f in free]),
+        {int(i): refusal[int(which[i])] for i in refused},
+    )
+
+
+def _blocked(
+    merit: np.ndarray,
+    excluded: set[int],
+    reviews: np.ndarray | None,
+    refusals: Mapping[int, Reason],
+    config: AllocationConfig,
+) -> tuple[list[Reason | None], list[tuple[str, ...]]]:
+    """Per row: why it cannot be selected (the first relaxable rule that
+    blocks it, or not ranked; None when selectable) and every relaxable rule
+    that blocks it. Rows are visited only where a rule bites."""
+    n = len(merit)
+    blocked: list[Reason | None] = [None] * n
+    filters: list[tuple[str, ...]] = [()] * n
+    ranked = ~np.isnan(merit)
+    hits: dict[int, list[tuple[str, Reason]]] = {}
+
+    def note(rows: Any, key: str, why: Any, by: np.ndarray | None = None) -> None:
+        """Record rule ``key`` for ``rows``; ``why(i)`` is worked out once per
+        distinct ``by[i]`` (the value the sentence shows)."""
+        texts: dict[Any, Reason] = {}
+        for i in rows:
+            i = int(i)
+            if by is None:
+                reason = why(i)
+            else:
+                reason = texts.get(by[i]) or texts.setdefault(by[i], why(i))
+            hits.setdefault(i, []).append((key, reason))
+
+    note(sorted(i for i in excluded if ranked[i]), "exclude", lambda i: (
+        "excluded",
+        "Non retenu : exclu par décision du comité.",
+        "Not selected: excluded by the committee.",
+    ))
+    if config.min_merit is not None:
+        low = np.flatnonzero(ranked & (merit < config.min_merit))
+        note(low, "min_merit", lambda i: (
+            "below_min_merit",
+            f"Non retenu : le mérite {number(merit[i], 'fr')} est inférieur au minimum "
+            f"de {number(config.min_merit, 'fr')}.",
+            f"Not selected: merit {number(merit[i], 'en')} is below the minimum of "
+            f"{number(config.min_merit, 'en')}.",
+        ), by=merit.view(np.int64))  # by the bits: 0.0 and -0.0 read differently
+    if reviews is not None:
+        few = np.flatnonzero(ranked & (reviews < (config.min_reviews or 0)))
+        note(few, "min_reviews", lambda i: (
+            "below_min_reviews",
+            f"Non retenu : {reviews[i]} évaluation(s), moins que le minimum de "
+            f"{config.min_reviews}.",
+            f"Not selected: {reviews[i]} review(s), fewer than the minimum of "
+            f"{config.min_reviews}.",
+        ), by=reviews)
+    note(sorted(i for i in refusals if ranked[i]), "grant", refusals.__getitem__)
+    for i, found in hits.items():  # in the order the rules were noted
+        blocked[i] = found[0][1]
+        filters[i] = tuple(key for key, _ in found)
+    not_ranked = ("not_ranked", "Non retenu : aucune note de mérite.", "Not selected: no merit score.")
+    for i in np.flatnonzero(~ranked):
+        blocked[int(i)] = not_ranked
+    return blocked, filters
+
+
 def _labels(column: pd.Series) -> np.ndarray:
-    return np.array([None if _missing(v) else str(v) for v in column], dtype=object)
+    """The value of every row as text, None when missing."""
+    if not isinstance(column.dtype, pd.StringDtype) and (
+        pd.api.types.infer_dtype(column, skipna=True) != "string"
+    ):
+        return np.array([None if _missing(v) else str(v) for v in column], dtype=object)
+    # Texts (the usual case): each distinct text converted once and shared (a
+    # loop over every row took 0.5 s at 100,000); only the rows pandas sees as
+    # missing are looked at one by one.
+    codes, uniques = pd.factorize(column)
+    texts = np.array([str(u) for u in uniques] + [None], dtype=object)
+    labels = texts[codes]  # code -1 (missing): the None at the end, for now
+    missing = np.flatnonzero(codes < 0)
+    labels[missing] = [None if _missing(v) else str(v) for v in column.iloc[missing].tolist()]
+    return labels
 
 
 def _cells(labels: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     """Rows with the same value in every group column share a cell (for rank order)."""
     if not labels:
         return np.zeros(n, dtype=np.int64)
-    keys = list(zip(*labels.values()))
-    index: dict[tuple, int] = {}
-    return np.array([index.setdefault(key, len(index)) for key in keys], dtype=np.int64)
+    # Numbered in order of first appearance, one column at a time: the codes
+    # of the columns so far, paired with the next column's, numbered again.
+    cell = np.zeros(n, dtype=np.int64)
+    for values in labels.values():
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)  # None -> -1
+        pair = cell * (len(uniques) + 1) + (codes + 1)
+        cell = pd.factorize(pair)[0].astype(np.int64)
+    return cell
 
 
 def _missing(value: Any) -> bool:
