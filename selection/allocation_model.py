@@ -95,7 +95,7 @@ class _First:
 
 
 def solver_for(settings: SolverSettings, *, workers: int | None = None,
-               presolve: bool = False) -> cp_model.CpSolver:
+               presolve: bool = False, rank_order: bool = False) -> cp_model.CpSolver:
     """A CP-SAT solver with the parameters chosen for this model.
 
     Presolve is off and the LP relaxation is the strongest
@@ -116,6 +116,11 @@ def solver_for(settings: SolverSettings, *, workers: int | None = None,
     in milliseconds, and the search runs over the rest. Without presolve
     CP-SAT did not prove such a model in 60 s at 20,000 candidates; with it,
     in 0.07 s.
+
+    ``rank_order=True`` for a model with the rank-order rule: its either-or
+    fit conditions are weak in the LP, and the default linearization with
+    presolve proved 200 candidates in about 1 s instead of 20 s, 300 in
+    6.8 s instead of not within 60 s.
     """
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = settings.time_limit
@@ -123,8 +128,8 @@ def solver_for(settings: SolverSettings, *, workers: int | None = None,
     solver.parameters.random_seed = settings.seed
     solver.parameters.keep_all_feasible_solutions_in_presolve = True
     solver.parameters.cp_model_probing_level = 0
-    solver.parameters.cp_model_presolve = presolve
-    solver.parameters.linearization_level = 2
+    solver.parameters.cp_model_presolve = presolve or rank_order
+    solver.parameters.linearization_level = 1 if rank_order else 2
     return solver
 
 
@@ -716,7 +721,7 @@ class AllocationModel:
             maximize(model, scale * self.objective + rank_sum)
             if hint is not None:
                 _hint(model, xs, hint)
-            solver = solver_for(settings, presolve=within is not None)
+            solver = self.solver(settings, presolve=within is not None)
             status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return _First(status)
@@ -729,7 +734,7 @@ class AllocationModel:
             model = self.copy(within=within)
             if hint is not None:
                 _hint(model, xs, hint)
-            solver = solver_for(settings, presolve=within is not None)
+            solver = self.solver(settings, presolve=within is not None)
             status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return _First(status)
@@ -738,7 +743,7 @@ class AllocationModel:
             model = self.copy(at_least=value, within=within)
             maximize(model, rank_sum)
             _hint(model, xs, _values(solver, xs))
-            solver = solver_for(settings, presolve=within is not None)
+            solver = self.solver(settings, presolve=within is not None)
             second = solver.solve(model)
             solves += 1
             if second not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover
@@ -846,6 +851,11 @@ class AllocationModel:
         bound = reduce.lp_bound(objective, low, high, rows + extra, time_limit=settings.time_limit)
         return bound, x_column
 
+    def solver(self, settings: SolverSettings, *, presolve: bool = False) -> cp_model.CpSolver:
+        """A CP-SAT solver for this model (see :func:`solver_for`)."""
+        return solver_for(settings, presolve=presolve,
+                          rank_order=self.objective_name == "rank_order")
+
     def _restrictable(self) -> bool:
         """True when a restriction can be a model of its own (fixed amounts,
         and no rule that ties two candidates other than through sums)."""
@@ -907,7 +917,7 @@ class AllocationModel:
             chosen = [var for var, v in zip(xs, values) if v]
             rest = [var for var, v in zip(xs, values) if not v]
             other.add(sum(1 - var for var in chosen) + sum(rest) >= 1)
-            solver = solver_for(settings, presolve=presolve)
+            solver = self.solver(settings, presolve=presolve)
             unique = solver.solve(other)
             solves += 1
             if unique in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -1000,7 +1010,7 @@ class AllocationModel:
             weights = [len(variables) - p for p in open_]
             model.maximize(cp_model.LinearExpr.weighted_sum(list(d.values()), weights))
             _hint(model, variables, values)
-            solver = solver_for(settings, presolve=presolve)
+            solver = self.solver(settings, presolve=presolve)
             status = solver.solve(model)
             solves += 1
             if status == cp_model.INFEASIBLE:
@@ -1053,7 +1063,7 @@ def _solve_fixed(model: AllocationModel, fixed: Mapping[cp_model.IntVar, int],
                  settings: SolverSettings) -> cp_model.CpSolver:
     """A solver holding these values (to read every variable of the model)."""
     copy = model.copy(fix=fixed)
-    solver = solver_for(settings)
+    solver = model.solver(settings)
     status = solver.solve(copy)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover - a bug if so
         raise RuntimeError(f"CP-SAT returned {solver.status_name(status)} for a known solution")

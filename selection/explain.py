@@ -803,7 +803,7 @@ def _join(a: str, b: str) -> str:
 
 def _resolve(model: AllocationModel, relax: Sequence[Key]) -> tuple[int | None, bool]:
     copy = model.copy(relax=relax)
-    solver = solver_for(model.config.solver)
+    solver = model.solver(model.config.solver)
     status = solver.solve(copy)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, False
