@@ -258,8 +258,6 @@ def allocate(
     explain = config.explain
     small = int(data.selectable.sum()) <= explain.exact_up_to
     with_costs = small if explain.costs is None else explain.costs
-    if explain.counterfactuals or with_costs:
-        model.build()  # the explanations re-solve copies of the whole model
     merit_needed, extra, notes = counterfactuals(model, solution)
     costs = constraint_costs(model, solution) if with_costs else None
     balance = price_of_balance(model, solution) if with_costs else None

@@ -200,6 +200,10 @@ class AllocationModel:
             self.objective_x = value[self.rows]
             self.objective_constant = int(value[self.held].sum())
         self.built = False
+        self.k: dict[int, cp_model.IntVar] = {}  # partial grants (written by build)
+        # The LP bound of the reduced solve, and the LP column of each open row.
+        self.bound: reduce.LpBound | None = None
+        self.lp_columns: np.ndarray | None = None
         if build:
             self.build()
 
@@ -769,6 +773,7 @@ class AllocationModel:
         bound, booleans = self._lp_bound(settings)
         if bound is None:
             return None
+        self.bound, self.lp_columns = bound, booleans  # for best_with
         trials = reduce.ladder(bound, booleans, 64)
         hint = None  # the x values of a selection found
         while trials:
@@ -803,6 +808,50 @@ class AllocationModel:
             best, hint = first.value, first.values
             trials = [best]
         return None
+
+    def best_with(self, i: int, settings: SolverSettings) -> tuple[int, int | None]:
+        """The best objective (scaled) of a selection that includes row ``i``
+        (at its full grant under ``partial``), and the CP-SAT status.
+
+        After a reduced solve, the same LP bound serves: with ``x[i] = 1``
+        forced it drops by ``max(0, -d_i)``, and the other candidates are
+        fixed against it as in :meth:`_solve_reduced` (with the same check:
+        the restricted optimum must reach the value the fixings assumed).
+        Otherwise, or when no trial is conclusive, the whole model is solved.
+        """
+        if self.bound is not None and self._restrictable():
+            p = int(self.position[i])
+            columns = self.lp_columns
+            d = float(self.bound.reduced[columns[p]])
+            forced = reduce.LpBound(self.bound.upper - max(0.0, -d), self.bound.reduced,
+                                    self.bound.margin)
+            trials = reduce.ladder(forced, columns, 64)
+            while trials:
+                lower = trials.pop(0)
+                fixed, ones = reduce.fixings(forced, columns, lower)
+                fixed[p] = ones[p] = True
+                sub = AllocationModel(self.data, self.config, objective=self.objective_name,
+                                      currency=self.currency,
+                                      restrict=(self.rows[~fixed], self.rows[fixed & ones]))
+                solver = sub.solver(settings)
+                status = solver.solve(sub.model)
+                if status == cp_model.INFEASIBLE:
+                    continue  # nothing worth `lower` with i: look further below
+                if status != cp_model.OPTIMAL:
+                    break
+                value = int(round(solver.objective_value))
+                if value >= lower:
+                    return status, value
+                trials = [value]  # a proven floor: the next restriction is final
+        self.build()
+        fix = {self.x[i]: 1}
+        if i in self.k:
+            fix[self.k[i]] = int(self.hi[i]) // self.step
+        solver = self.solver(settings)
+        status = solver.solve(self.copy(fix=fix))
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return status, None
+        return status, int(round(solver.objective_value))
 
     def _lp_bound(self, settings: SolverSettings) -> tuple[reduce.LpBound | None, np.ndarray]:
         """The LP bound, and the LP column of each open candidate.

@@ -586,12 +586,7 @@ def counterfactuals(
             notes[i] = _join(notes[i], f"merit not computed: only the {limit} best-ranked "
                              "candidates not selected get one (explain.counterfactuals)")
             continue
-        fix = {model.x[i]: 1}
-        if i in model.k:
-            fix[model.k[i]] = int(model.hi[i]) // model.step
-        copy = model.copy(fix=fix)
-        solver = solver_for(config.solver)
-        status = solver.solve(copy)
+        status, best = model.best_with(i, config.solver)
         if status == cp_model.INFEASIBLE:
             notes[i] = _join(notes[i], "no merit would select it: no selection that includes "
                              "it satisfies the constraints")
@@ -600,7 +595,7 @@ def counterfactuals(
             notes[i] = _join(notes[i], "merit not computed: not proven within the time limit")
             continue
         grant = int(model.hi[i]) if i in model.k else int(model.lo[i])
-        others = int(round(solver.objective_value)) - model.merit_of(i, grant)
+        others = best - model.merit_of(i, grant)
         gap = solution.objective - others + 1  # the contribution it would need
         merit = _merit_for(model, i, grant, gap)
         if merit is None:

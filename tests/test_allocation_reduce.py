@@ -20,6 +20,7 @@ from selection import allocation_reduce
 from selection.allocation import AllocationConfig, allocate
 from selection.allocation_data import prepare
 from selection.allocation_model import AllocationModel
+from selection.errors import InfeasibleError
 
 EXPLAIN_OFF = {"counterfactuals": 0, "costs": False, "compare_objectives": False}
 
@@ -33,6 +34,22 @@ def forced(config: AllocationConfig, mode: str = "always") -> AllocationConfig:
 def test_reduction_matches_enumeration(instance):
     candidates, config, declared = instance
     check_against_brute_force(candidates, forced(config), declared)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(policies=("requested", "capped", "tiers")))
+def test_merit_counterfactuals_from_the_bound_match_the_whole_model(instance):
+    """The merit needed, re-solved over the candidates the bound leaves open
+    (AllocationModel.best_with), equals the whole model's re-solve."""
+    candidates, config, declared = instance
+    config = config.model_copy(update={"explain": config.explain.model_copy(
+        update={"counterfactuals": 12, "exact_up_to": 0})})
+    try:
+        whole = allocate(candidates, forced(config, "never"), group_values=declared)
+    except InfeasibleError:
+        return
+    reduced = allocate(candidates, forced(config), group_values=declared)
+    pd.testing.assert_frame_equal(reduced.table, whole.table)
 
 
 def synthetic(n: int, seed: int = 7) -> pd.DataFrame:
@@ -62,7 +79,8 @@ CONFIGS = {
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_reduction_gives_the_same_answer_on_larger_stages(name, monkeypatch):
     candidates = synthetic(600)
-    config = AllocationConfig(**CONFIGS[name], explain=EXPLAIN_OFF)
+    explain = {"counterfactuals": 10, "costs": False, "compare_objectives": False}
+    config = AllocationConfig(**CONFIGS[name], explain=explain)
     opened = []
     original = allocation_reduce.fixings
 
