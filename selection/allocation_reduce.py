@@ -49,8 +49,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model_helper as cmh
 
 __all__ = ["LpBound", "lp_bound", "fixings"]
@@ -80,6 +78,11 @@ def lp_bound(objective: np.ndarray, low: np.ndarray, high: np.ndarray, rows: lis
     row or the LP solver returns no multipliers."""
     if not rows:
         return None
+    # Imported here: scipy.sparse and the LP wrapper add 0.3 s to every
+    # command's start-up, and only large stages need them.
+    import scipy.sparse as sp
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
     n = len(objective)
     matrix = sp.csr_matrix(
         (np.concatenate([r[1] for r in rows]).astype(float),
