@@ -28,7 +28,7 @@ from selection.funnel import RunResult, run, score_applications
 from selection.io import MANIFEST, output_folder, read_table, sha256_of, write_csv, write_json
 from selection.program import Program, load_program
 from selection.report import summary
-from selection.validate import check_reviewer_ids, parse_candidates, prepare_reviewers
+from selection.validate import REVIEW_COLUMNS, check_reviewer_ids, parse_candidates, prepare_reviewers
 
 __all__ = [
     "ProgramInputs",
@@ -75,7 +75,9 @@ def read_inputs(program: Program) -> ProgramInputs:
     applications = read_table(paths["applications"])
     if names.reviews:
         paths["reviews"] = base / names.reviews
-        reviews = read_table(paths["reviews"])
+        # Review ids, criteria and scores repeat (18 rows per application in
+        # TAMURI's format): read as categories, they are checked once per value.
+        reviews = read_table(paths["reviews"], categories=REVIEW_COLUMNS)
     else:
         reviews = pd.DataFrame(columns=["application_id", "reviewer_id", "criterion", "score"])
     reviewers = None

@@ -283,7 +283,9 @@ def score(
     lows = np.array([rubric.scale_of(c).min for c in reviewer_criteria], dtype=float)
     highs = np.array([rubric.scale_of(c).max for c in reviewer_criteria], dtype=float)
     weights = np.array([c.weight for c in reviewer_criteria], dtype=float)
-    normalised = (matrix - lows) / (highs - lows) * 100.0
+    normalised = matrix - lows  # (matrix - lows) / (highs - lows) * 100, without temporaries
+    normalised /= highs - lows
+    normalised *= 100.0
 
     # Reviewer criteria: aggregate across reviewers, then normalise to 0-100.
     method, trim = rubric.aggregation.method, rubric.aggregation.trim
@@ -755,6 +757,11 @@ def _lookup(index: pd.Index, values: pd.Series) -> tuple[np.ndarray, np.ndarray]
     Text goes through Arrow's hash lookup, several times faster than pandas'
     on millions of rows; anything else through pandas.
     """
+    categories = _string_categories(values)
+    if categories is not None:  # once per category, spread by the codes
+        codes = values.cat.codes.to_numpy()
+        positions = np.append(_lookup(index, pd.Series(categories))[0], -1)
+        return positions[codes], codes < 0
     text = _arrow_text(values)
     keys = _arrow_text(index) if text is not None else None
     if text is not None and keys is not None and keys.null_count == 0:
@@ -777,6 +784,16 @@ def _lookup(index: pd.Index, values: pd.Series) -> tuple[np.ndarray, np.ndarray]
 
 def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the values (-1 when missing) into their sorted distinct values."""
+    categories = _string_categories(values)
+    if categories is not None:
+        codes = values.cat.codes.to_numpy()
+        present = codes if codes.min(initial=0) >= 0 else codes[codes >= 0]
+        used = np.bincount(present, minlength=len(categories)) > 0  # categories seen
+        distinct = np.asarray(categories, dtype=object)[used]
+        order = np.argsort(distinct, kind="stable")
+        recode = np.full(len(categories) + 1, -1, dtype=np.int64)  # code -1 (missing) stays -1
+        recode[np.flatnonzero(used)[order]] = np.arange(len(order))
+        return recode[codes], distinct[order]
     text = _arrow_text(values)
     if text is None:
         codes, uniques = pd.factorize(values, sort=True)
@@ -792,17 +809,32 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _factorize_sorted_integers(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of integer keys into their sorted distinct values (hashing, then
-    sorting the few distinct values only)."""
-    head = np.ones(len(keys), dtype=bool)  # runs of equal keys: hash the first only
+    """Codes of integer keys into their sorted distinct values.
+
+    Keys that are nearly in order (reviews listed application by application)
+    are sorted (a stable sort is a merge of the few ordered runs: linear);
+    others are hashed, and only their distinct values sorted. Both give the
+    same codes."""
+    head = np.ones(len(keys), dtype=bool)  # runs of equal keys: work on the first only
     head[1:] = keys[1:] != keys[:-1]
     run = _run_index(head)
-    codes, uniques = pd.factorize(keys if run is None else keys[head])
-    order = np.argsort(uniques)
-    recode = np.empty(len(order), dtype=np.int64)
-    recode[order] = np.arange(len(order))
-    codes = recode[codes]
-    return (codes if run is None else codes[run]), np.asarray(uniques)[order].astype(np.int64)
+    firsts = keys if run is None else keys[head]
+    if np.count_nonzero(firsts[1:] < firsts[:-1]) <= len(firsts) // 100:
+        order = np.argsort(firsts, kind="stable")
+        ordered = firsts[order]
+        new = np.ones(len(ordered), dtype=bool)
+        new[1:] = ordered[1:] != ordered[:-1]
+        codes = np.empty(len(firsts), dtype=np.int64)
+        codes[order] = np.cumsum(new.astype(np.int64)) - 1
+        uniques = ordered[new].astype(np.int64)
+    else:
+        codes, hashed = pd.factorize(firsts)
+        order = np.argsort(hashed)
+        recode = np.empty(len(order), dtype=np.int64)
+        recode[order] = np.arange(len(order))
+        codes = recode[codes]
+        uniques = np.asarray(hashed)[order].astype(np.int64)
+    return (codes if run is None else codes[run]), uniques
 
 
 def _run_index(head: np.ndarray) -> np.ndarray | None:
@@ -810,7 +842,20 @@ def _run_index(head: np.ndarray) -> np.ndarray | None:
     start); None when runs are too short for working on runs to pay off."""
     if np.count_nonzero(head) > len(head) // 2:
         return None
-    return np.cumsum(head, dtype=np.int64) - 1
+    run = head.astype(np.int64)  # numpy's cumsum of booleans into int64 is 8x slower
+    np.cumsum(run, out=run)
+    run -= 1
+    return run
+
+
+def _string_categories(values: pd.Series) -> pd.Index | None:
+    """The categories of a Categorical of strings (as io reads review ids), else None."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return None
+    categories = values.cat.categories
+    if not (pd.api.types.is_string_dtype(categories) and pd.api.types.infer_dtype(categories) == "string"):
+        return None
+    return categories
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.Array | None:

@@ -15,7 +15,7 @@ Int64Dtype()
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,11 @@ def _text(column: pd.Series, *, keep_strings: bool = False) -> pd.Series:
     (missing: ``pd.NA``) instead of Python objects: the reviews table has 18
     rows per application, and making a Python object of each of its ids cost
     more than the whole of scoring (and scoring turns them back into Arrow).
+    A Categorical (how io reads a reviews table's ids) is worked on once per
+    category and, with ``keep_strings``, stays one.
     """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return _text_categorical(column, keep_strings=keep_strings)
     text = column.astype("string")
     if getattr(text.dtype, "storage", None) == "pyarrow":
         # The same as below in one pass of pyarrow kernels (pandas' str.strip
@@ -96,6 +100,99 @@ def _text(column: pd.Series, *, keep_strings: bool = False) -> pd.Series:
         return pd.Series(cells, index=column.index, dtype=object, name=column.name)
     text = text.str.strip()
     return text.mask(text.eq("")).astype(object).where(text.notna() & text.ne(""), None)
+
+
+def _text_categorical(column: pd.Series, *, keep_strings: bool) -> pd.Series:
+    """:func:`_text` of a Categorical, worked out once per category.
+
+    With ``keep_strings`` the result stays a Categorical (categories trimmed,
+    those left blank removed, those trimmed to the same text merged)."""
+    if not keep_strings:
+        return _text_repeated(column)
+    codes = column.cat.codes.to_numpy()
+    cleaned = _text(pd.Series(column.cat.categories), keep_strings=True)
+    if _same_cells(cleaned, column.cat.categories):
+        return column  # nothing to trim: the usual case
+    recode, categories = pd.factorize(cleaned)  # blank categories get -1
+    recode = np.append(recode, -1)
+    values = pd.Categorical.from_codes(recode[codes], categories=pd.Index(categories), validate=False)
+    return pd.Series(values, index=column.index, name=column.name)
+
+
+def _same_cells(cleaned: pd.Series, original: pd.Index) -> bool:
+    """Whether ``cleaned`` holds exactly the (distinct, present) cells of ``original``."""
+    if cleaned.isna().any():
+        return False
+    try:  # compared in Arrow: no Python string per cell
+        return pa.array(cleaned.array).equals(pa.array(original.array))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return bool((cleaned.to_numpy(dtype=object) == original.to_numpy(dtype=object)).all())
+
+
+def _text_repeated(column: pd.Series) -> pd.Series:
+    """:func:`_text` of a column whose values repeat (regions, domains), worked
+    out once per distinct value; the cells share their Python strings."""
+    found = _distinct(column)
+    if found is None:
+        return _text(column)
+    distinct, codes = found
+    cleaned = np.append(_text(distinct).to_numpy(dtype=object), None)  # code -1: missing
+    return pd.Series(cleaned[codes], index=column.index, dtype=object, name=column.name)
+
+
+def _distinct(column: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """The distinct cells of a text column and the code of each cell into them
+    (-1: missing), or None for a column of another kind (or with no value).
+
+    The distinct cells are exactly the values the column holds: a parser
+    applied to them decides as it would on the whole column (pyarrow or
+    pandas, one date unit or another)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()  # int8 to int32: a few bytes a cell
+        distinct = pd.Series(column.cat.categories)
+        present = codes if codes.min(initial=0) >= 0 else codes[codes >= 0]
+        seen = np.bincount(present, minlength=len(distinct)) > 0
+        if not seen.all():  # categories no cell holds
+            recode = np.append(np.cumsum(seen) - 1, -1)
+            codes, distinct = recode[codes], distinct[seen].reset_index(drop=True)
+    elif getattr(column.dtype, "storage", None) == "pyarrow" and pd.api.types.is_string_dtype(column.dtype):
+        encoded = pc.dictionary_encode(pa.array(column.array))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.unify_dictionaries().combine_chunks()
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        distinct = pd.Series(pd.array(encoded.dictionary, dtype=column.dtype))
+    elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "string":
+        codes, uniques = pd.factorize(column)
+        distinct = pd.Series(uniques, dtype=object)
+    else:
+        return None
+    if len(distinct) == 0:
+        return None
+    return distinct, codes
+
+
+def _by_distinct(
+    column: pd.Series, parse: Callable[[pd.Series], tuple[pd.Series, pd.Series]]
+) -> tuple[pd.Series, pd.Series]:
+    """``parse`` (cells to values and a mask of bad cells) run once per distinct
+    cell of a text column and spread to its cells (missing cells: missing values).
+
+    Most typed columns repeat a few values (years, yes/no, dates, scores 1-5):
+    parsing 100,000 cells one by one cost more than reading them.
+    """
+    found = _distinct(column)
+    if found is None:
+        return parse(column)
+    distinct, codes = found
+    values, bad = parse(distinct)
+    extended = values.reset_index(drop=True).reindex(pd.RangeIndex(len(distinct) + 1))  # last: missing
+    if isinstance(extended.dtype, np.dtype):  # float64, datetime64: numpy takes with any int codes
+        spread = pd.Series(extended.to_numpy()[codes], index=column.index)
+    else:
+        spread = extended.take(codes)  # code -1 takes the added last row
+        spread.index = column.index
+    flags = np.append(bad.fillna(False).to_numpy(dtype=bool), False)
+    return spread, pd.Series(flags[codes], index=column.index)
 
 
 def _arrow_numbers(text: pd.Series, *, integers: bool = False) -> pd.Series | None:
@@ -139,6 +236,13 @@ def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number
     """
     if pd.api.types.is_integer_dtype(column):
         return column.astype("Int64"), []
+    numbers, bad = _by_distinct(column, _integer_cells)
+    problems = _bad_cells(column, bad, field=field, expected=what,
+                          suggestion="write digits only, e.g. 45000", code="not_a_number")
+    return numbers, problems
+
+
+def _integer_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = column.astype("string").str.replace(_THOUSANDS, "", regex=True)
     numbers = _arrow_numbers(text, integers=True)
     if numbers is None:
@@ -146,45 +250,59 @@ def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number
     # "inf" is not whole either (inf % 1 is missing, not non-zero, in Float64).
     infinite = numbers.isin([np.inf, -np.inf])
     bad = text.notna() & text.ne("") & (numbers.isna() | (numbers % 1 != 0) | infinite)
-    problems = _bad_cells(column, bad, field=field, expected=what,
-                          suggestion="write digits only, e.g. 45000", code="not_a_number")
-    return numbers.where(~bad.fillna(False)).round().astype("Int64"), problems
+    return numbers.where(~bad.fillna(False)).round().astype("Int64"), bad
 
 
 def _parse_floats(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         return column.astype("float64"), []
+    numbers, bad = _by_distinct(column, _float_cells)
+    return numbers, _bad_cells(column, bad, field=field, expected="a number",
+                               suggestion="write a number, e.g. 3.5", code="not_a_number")
+
+
+def _float_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Cells as float64 (a decimal comma accepted) and which non-blank cells are not numbers."""
     text = column.astype("string").str.strip().str.replace(",", ".", regex=False)
     numbers = _arrow_numbers(text)
     if numbers is None:
         numbers = pd.to_numeric(text, errors="coerce").astype("float64")
     bad = text.notna() & text.ne("") & numbers.isna()
-    return numbers, _bad_cells(column, bad, field=field, expected="a number",
-                               suggestion="write a number, e.g. 3.5", code="not_a_number")
+    return numbers, bad
 
 
 def _parse_booleans(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_bool_dtype(column):
         return column.astype("boolean"), []
+    values, bad = _by_distinct(column, _boolean_cells)
+    return values, _bad_cells(column, bad, field=field, expected="yes or no",
+                              suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
+
+
+def _boolean_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     folded = column.astype("string").str.strip().str.lower()
     values = pd.Series(pd.NA, index=column.index, dtype="boolean")
     values[folded.isin(_TRUE).fillna(False)] = True
     values[folded.isin(_FALSE).fillna(False)] = False
     bad = folded.notna() & folded.ne("") & values.isna()
-    return values, _bad_cells(column, bad, field=field, expected="yes or no",
-                              suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
+    return values, bad
 
 
 def _parse_dates(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_datetime64_any_dtype(column):
         return column, []
+    dates, bad = _by_distinct(column, _date_cells)
+    return dates, _bad_cells(column, bad, field=field, expected="a date",
+                             suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
+
+
+def _date_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = column.astype("string").str.strip()
     iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
     french = pd.to_datetime(text, errors="coerce", format="%d/%m/%Y")
     dates = iso.fillna(french)
     bad = text.notna() & text.ne("") & dates.isna()
-    return dates, _bad_cells(column, bad, field=field, expected="a date",
-                             suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
+    return dates, bad
 
 
 _PARSERS = {
@@ -275,16 +393,16 @@ def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
         table["requested_amount"], field=source_of["requested_amount"], what="an amount"
     )
     problems += found
-    table["region"], found = program.regions().match(_text(table["region"]), field=source_of["region"])
+    table["region"], found = program.regions().match(_text_repeated(table["region"]), field=source_of["region"])
     problems += found
     domains = program.domains()
     if domains is not None:
         table["domain"], found = domains.match(
-            _text(table["domain"]), field=source_of.get("domain", "domain"), allow_missing=True
+            _text_repeated(table["domain"]), field=source_of.get("domain", "domain"), allow_missing=True
         )
         problems += found
     else:
-        table["domain"] = _text(table["domain"])
+        table["domain"] = _text_repeated(table["domain"])
 
     for name, kind in config.types.items():
         if name not in table.columns:

@@ -87,3 +87,53 @@ def test_output_folder_replaces_an_earlier_run_only(tmp_path):
         with output_folder(other):
             pass
     assert (other / "thesis.docx").read_text(encoding="utf-8") == "precious"
+
+
+REVIEWS = (
+    "application_id,reviewer_id,criterion,score,comment\n"
+    "A1,R1,qualite,4,\n"
+    "A1, R2 ,qualite,,\"deux\nlignes\"\n"
+    "A2,R1,impact,4,\"\"\n"
+)
+
+
+def test_categories_hold_the_same_cells_as_text(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text(REVIEWS, encoding="utf-8")
+    text = read_table(path)
+    coded = read_table(path, categories=["application_id", "reviewer_id", "criterion", "score", "absent"])
+    for name in ["application_id", "reviewer_id", "criterion", "score"]:
+        assert isinstance(coded[name].dtype, pd.CategoricalDtype)
+        assert coded[name].astype(object).tolist() == text[name].astype(object).tolist()
+    assert coded["score"].isna().tolist() == [False, True, False]
+    assert coded["comment"].tolist() == text["comment"].tolist()  # not asked for: text
+    assert text["comment"].isna().tolist() == [True, False, True]
+    assert text["comment"][1] == "deux\nlignes"
+
+
+def test_categories_without_quotes_in_the_data(tmp_path):
+    # No quote after the header: pyarrow may split the file at any line end.
+    path = tmp_path / "reviews.csv"
+    path.write_text('"application_id","score"\n' + "".join(f"A{i % 7},{i % 5}\n" for i in range(5000)), encoding="utf-8")
+    table = read_table(path, categories=["application_id", "score"])
+    assert len(table) == 5000
+    assert table["application_id"].astype(object).tolist() == [f"A{i % 7}" for i in range(5000)]
+    assert sorted(table["score"].cat.categories) == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("content", [
+    "id,Région\nA1,B\xe9ni Mellal\n".encode("latin-1"),  # not UTF-8: pandas reads it
+    "id,Région\nA1,Béni\nA2\n".encode("utf-8"),  # a short row: pyarrow refuses it, pandas fills it
+])
+def test_files_pyarrow_refuses_are_read_as_text(tmp_path, content):
+    path = tmp_path / "apps.csv"
+    path.write_bytes(content)
+    table = read_table(path, categories=["id", "Région"])
+    assert table.loc[0, "Région"].startswith("Béni")
+    assert not isinstance(table["id"].dtype, pd.CategoricalDtype)
+
+
+def test_blank_file_and_blank_header(tmp_path):
+    (tmp_path / "a.csv").write_text(" \n\n", encoding="utf-8")
+    with pytest.raises(InputDataError, match="the file is empty"):
+        read_table(tmp_path / "a.csv", categories=["id"])

@@ -636,3 +636,45 @@ def test_tamuri_rubric_on_a_small_table() -> None:
     ranked = table[table["ranked"]].sort_values("rank")
     assert ranked["score"].is_monotonic_decreasing
     assert len(result.reviewer_stats()) == 3
+
+
+# ---------------------------------------------------------------------------
+# Reviews read from a file as categories (selection.io, selection.runner):
+# the same scores and the same errors as when every cell is text.
+
+_TOY_ROWS = [(app, reviewer, c, v) for (app, reviewer), given in TOY.items() for c, v in given.items()]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        _TOY_ROWS,
+        _TOY_ROWS[::-1],  # out of order: the pairs are hashed, not merged
+        [(f" {a} ", f"{r} ", f" {c}", f" {v} ") for a, r, c, v in _TOY_ROWS],  # blanks around
+        [*_TOY_ROWS, ("A1", "r1", "a", 3)],  # a second score
+        [*_TOY_ROWS[:3], ("A1", "r9", "a", "beaucoup"), ("A1", "r9", "b", "3,5")],
+        [*_TOY_ROWS[:3], ("A1", "r9", "a", "nan")],
+        [*_TOY_ROWS[:3], ("A4", "r9", "c", 9), ("A1", "  ", "a", 2), ("", "r1", "a", 3), ("A2", "r1", "b", 0)],
+        [*_TOY_ROWS, ("A1", "r9", "a", "3,5"), ("A2", "r9", "b", "4.0")],
+    ],
+)
+def test_reviews_read_as_categories_give_what_text_gives(tmp_path: Path, rows: list[tuple]) -> None:
+    from selection.io import read_table
+    from selection.validate import REVIEW_COLUMNS, prepare_reviews
+
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame(rows, columns=list(REVIEW_COLUMNS)).to_csv(path, index=False)
+    outcomes = []
+    for categories in ((), REVIEW_COLUMNS):
+        table = read_table(path, categories=categories)
+        assert isinstance(table["reviewer_id"].dtype, pd.CategoricalDtype) == bool(categories)
+        try:
+            result = score(make_applications(), prepare_reviews(table), make_rubric())
+        except InputDataError as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append(
+                (result.table.to_csv(), result.reviews.to_csv(), result.reviewer_stats().to_csv(),
+                 list(result.reviews["reviewer_id"].cat.categories))
+            )
+    assert outcomes[0] == outcomes[1]

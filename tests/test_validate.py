@@ -121,3 +121,54 @@ def test_candidates_in_rank_order_and_unranked_kept_out():
     })
     candidates = parse_candidates(table, config)
     assert candidates["application_id"].tolist() == ["B", "A"]
+
+
+@pytest.mark.parametrize("storage", ["object", "arrow", "category"])
+def test_typed_cells_parsed_once_per_distinct_value_as_one_by_one(small_program, storage):
+    text = (small_program / "program.yaml").read_text(encoding="utf-8")
+    text = text.replace("regions:", "types: {women_led: bool, founded: date, members: int, note: float}\nregions:", 1)
+    (small_program / "program.yaml").write_text(text, encoding="utf-8")
+    program = load_program(small_program)
+    rows = 6
+
+    def table(**cells):
+        columns = {
+            "N° dossier": [f"A{i}" for i in range(rows)],
+            "Organisation": ["x"] * rows,
+            "Région": ["oriental", " Souss-Massa "] * 3,
+            "Montant demandé": ["45 000", "20000", "45 000", None, "20000", "20000"],
+            "women_led": ["oui", "non", "oui", "", "non", "oui"],
+            "founded": ["2019-03-01", "15/04/2020", "2019-03-01", None, "2019-03-01", "2019-03-01"],
+            "members": ["12", "12", "3", "12", "3", "3"],
+            "note": ["3,5", "4", "4", "3,5", None, "4"],
+            **cells,
+        }
+        frame = pd.DataFrame(columns, dtype=object)
+        if storage == "arrow":
+            frame = frame.astype(pd.StringDtype("pyarrow", na_value=float("nan")))
+        elif storage == "category":
+            frame = frame.astype("category")
+        return frame
+
+    apps = prepare_applications(table(), program)
+    assert apps["requested_amount"].tolist() == [45000, 20000, 45000, pd.NA, 20000, 20000]
+    assert apps["region"].tolist() == ["L'Oriental", "Souss-Massa"] * 3
+    assert apps["women_led"].tolist() == [True, False, True, pd.NA, False, True]
+    assert apps["founded"].dt.strftime("%Y-%m-%d").fillna("").tolist() == [
+        "2019-03-01", "2020-04-15", "2019-03-01", "", "2019-03-01", "2019-03-01"]
+    assert apps["members"].tolist() == [12, 12, 3, 12, 3, 3]
+    assert apps["note"].fillna(-1).tolist() == [3.5, 4, 4, 3.5, -1, 4]
+    with pytest.raises(InputDataError) as caught:
+        prepare_applications(
+            table(members=["12", "douze", "3", "douze", "3", "3"], women_led=["oui", "peut-être"] * 3,
+                  founded=["hier"] + ["2019-03-01"] * 5),
+            program,
+        )
+    assert [(p.row, p.field, p.message) for p in caught.value.problems] == [
+        (2, "founded", "'hier' is not a date"),
+        (3, "members", "'douze' is not a whole number"),
+        (3, "women_led", "'peut-être' is not yes or no"),
+        (5, "members", "'douze' is not a whole number"),
+        (5, "women_led", "'peut-être' is not yes or no"),
+        (7, "women_led", "'peut-être' is not yes or no"),
+    ]
