@@ -33,6 +33,10 @@ from selection.errors import ConfigError, Problem, did_you_mean
 
 __all__ = ["load_model", "load_model_text", "load_model_with_lines", "line_of", "dotted", "read_yaml", "problems_from_validation"]
 
+#: libyaml's safe loader when PyYAML has it (7x faster than the pure-Python
+#: one: 5 ms instead of 38 for the TAMURI program and rubric), else the latter.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 
@@ -43,8 +47,8 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, dict[Loc, int]]:
     Lines are 1-based. Raises ConfigError on a syntax error or a repeated key.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if root is not None else None
+        root = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
