@@ -578,9 +578,12 @@ class AllocationModel:
                 rows.setdefault(value, []).append(i)
         return rows
 
+    #: The rows whose rank-order clause the model has (None: every row); see _solve_lazy.
+    rank_rows: set[int] | None = None
+
     def _rank_order(self) -> None:
         # Rank order within each cell: see selection.allocation_rank.
-        self.rank_order = RankOrder(self)
+        self.rank_order = RankOrder(self, self.rank_rows)
 
     # -- objective ----------------------------------------------------------
 
@@ -704,11 +707,70 @@ class AllocationModel:
         optimal selections is unchanged, so the answer is the same, found
         over the candidates near the line only.
         """
+        if self.objective_name == "rank_order" and not self.assumable:
+            return self._solve_lazy(settings)
         reduced = self._solve_reduced(settings)
         if reduced is not None:
             return reduced
         self.build()
         return self._finish(settings, self._first(settings, None), None)
+
+    def _solve_lazy(self, settings: SolverSettings) -> tuple[int, Solution | None]:
+        """The rank-order solve, its clauses added only where they are broken.
+
+        Each round solves a relaxation: a model with the rank-order clause of
+        only some rows (``RankOrder`` with ``rows``, none at first); every
+        other constraint and the objective unchanged. Its selection is then
+        checked against every clause of this (whole) model
+        (``RankOrder.violations``); the rows whose clause it breaks get theirs
+        in the relaxation and the next round starts. Each round has strictly
+        more clauses, so the loop ends (at worst with all of them).
+
+        Proof that the answer is the model's. The relaxation's selections
+        include the model's. When the selection S that ``_finish`` returns
+        for the relaxation breaks no clause, S is a selection of the model.
+        Objective: the relaxation's optimum is at least the model's, and S
+        reaches it, so S is optimal for the model too and the model's
+        optimal selections are the relaxation's optimal selections that
+        satisfy every clause. The tie-break (rank points, then
+        lexicographic, then the grants) picks, among the relaxation's
+        optimal selections, the best by a key; S is the best of a set that
+        contains the model's optimal selections, and S is one of them, so S
+        is also their best. (A bound or tie-break that is not proven in the
+        relaxation stays not proven: the status says so.)
+
+        The tie-break is run only when the first solve's selection already
+        breaks no clause (it may still end on one that does: checked again).
+        """
+        self.build()  # the whole model: the check reads every clause
+        lazy = AllocationModel(self.data, self.config, objective=self.objective_name,
+                               currency=self.currency, build=False)
+        lazy.rank_rows = set()
+        lazy.build()
+        hint = None
+        self.lazy_rounds = 0
+        while True:
+            self.lazy_rounds += 1
+            first = lazy._first(settings, None, hint)
+            if first.values is None:
+                # Nothing in the relaxation: nothing in the model either.
+                return first.status, None
+            check = self.rank_order.violations
+            broken = check(dict(zip(self.x_list, first.values)), settings)
+            if broken == []:
+                status, solution = lazy._finish(settings, first, None)
+                values = dict(zip(self.x_list, solution.selected[self.rows].astype(int).tolist()))
+                for i, k in self.k.items():
+                    values[k] = int(solution.amount[i]) // self.step
+                broken = check(values, settings)
+                if broken == []:
+                    return status, solution
+            if not broken or set(broken) <= lazy.rank_order.added:  # pragma: no cover
+                # A check not decided in time (or a clause the relaxation has
+                # broken: a bug): the whole model.
+                return self._finish(settings, self._first(settings, None), None)
+            lazy.rank_order.add(broken)
+            hint = first.values
 
     def _first(self, settings: SolverSettings, within: _Restriction | None,
                hint: list[int] | None = None) -> _First:

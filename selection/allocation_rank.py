@@ -29,6 +29,7 @@ whole against enumeration.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    from selection.allocation_config import SolverSettings
     from selection.allocation_model import AllocationModel, Key
 
 __all__ = ["RankOrder", "MAX_LEVELS"]
@@ -52,9 +54,15 @@ class RankOrder:
     (integer variables equal to the spend and the count), ``below_spend``,
     ``below_count`` (per row: what the selected of its cell ranked below it
     take).
+
+    ``rows`` (the lazy solve, ``AllocationModel._solve_lazy``): the clauses of
+    these rows only, more added by :meth:`add`; each with sums of its own
+    instead of the chains over whole cells, and without the implied
+    ``_chains`` clauses (a model with few clauses, in which nothing is
+    written for the rows without one).
     """
 
-    def __init__(self, model: AllocationModel) -> None:
+    def __init__(self, model: AllocationModel, rows: Iterable[int] | None = None) -> None:
         self.m = model
         self.cp = model.model
         self.on = model._enforce(("rank_order",), "objective", "rank order within each group")
@@ -66,9 +74,17 @@ class RankOrder:
             self._member[k][group.members] = True
         self._shared: dict[tuple, cp_model.IntVar] = {}
         self._w: dict[int, cp_model.IntVar] | None = None  # see _chains
+        self._ordered: dict[tuple, int] = {}  # share rule -> levels ordered (_share_order)
+        self.lazy = rows is not None
         self._totals()
-        self._suffix_sums()
-        self._clauses()
+        if rows is None:
+            self._suffix_sums()
+            self._clauses()
+        else:
+            self.below_spend, self.below_count = {}, {}
+            self.below_use = [{} for _ in model.data.resources]
+            self.added: set[int] = set()
+            self.add(rows)
 
     # -- totals -------------------------------------------------------------
 
@@ -134,11 +150,17 @@ class RankOrder:
         # 1 when some candidate of i's cell ranked below i is selected; then
         # x[i] or a reason not to fit holds.
         m, cp = self.m, self.cp
+        self.checked: dict[int, cp_model.IntVar] = {}  # row -> literal enforcing its clause
         for rows in self.by_cell.values():
             below = None  # "someone after this row in the cell is selected"
             for i in reversed(rows):
                 if below is not None:
-                    cp.add_bool_or([m.x[i], below.Not(), *self.reasons(i)]).only_enforce_if(self.on)
+                    # checked[i] is fixed to 1 here; the lazy solve (see
+                    # AllocationModel._solve_lazy) frees it or fixes it to 0 in copies.
+                    checked = cp.new_int_var(1, 1, f"rank_checked[{i}]")
+                    self.checked[i] = checked
+                    cp.add_bool_or([m.x[i], below.Not(), *self.reasons(i)]).only_enforce_if(
+                        [self.on, checked])
                 here = cp.new_bool_var(f"at_or_below[{i}]")
                 cp.add_implication(m.x[i], here)
                 if below is not None:
@@ -234,6 +256,67 @@ class RankOrder:
                 cp.add(m.x[other] == 1).only_enforce_if(reason("pair", key))
         return reasons
 
+    # -- the lazy solve -----------------------------------------------------
+
+    def add(self, rows: Iterable[int]) -> None:
+        """Write the clauses of ``rows`` (a model built with ``rows``).
+
+        The same clause as :meth:`_clauses` writes, with ``below[i]`` and the
+        sums below i written as sums over the rows below i in its cell: the
+        literal is forced true when one of them is selected (and may be true
+        otherwise, as ``at_or_below`` may: that only asks for more).
+        """
+        m, cp, data = self.m, self.cp, self.m.data
+        position = {}
+        for cell_rows in self.by_cell.values():
+            position.update((i, p) for p, i in enumerate(cell_rows))
+        for i in sorted(set(map(int, rows)) - self.added):
+            self.added.add(i)
+            cell_rows = self.by_cell[int(data.cell[i])]
+            below = cell_rows[position[i] + 1:]
+            if not below:
+                continue  # the last of its cell: no clause
+            total = int(m.hi[below].sum())
+            self.below_spend[i] = cp.new_int_var(0, total, f"spend_below[{i}]")
+            cp.add(self.below_spend[i] == m._money(below))
+            self.below_count[i] = cp.new_int_var(0, len(below), f"count_below[{i}]")
+            cp.add(self.below_count[i] == m._sum(below))
+            for r, (_, usage) in enumerate(data.resources):
+                self.below_use[r][i] = cp.new_int_var(0, int(usage[below].sum()), f"use{r}_below[{i}]")
+                cp.add(self.below_use[r][i] == m._sum(below, usage))
+            someone = cp.new_bool_var(f"below[{i}]")
+            cp.add(self.below_count[i] == 0).only_enforce_if(someone.Not())
+            cp.add_bool_or([m.x[i], someone.Not(), *self.reasons(i)]).only_enforce_if(self.on)
+        self._share_order()
+
+    def violations(self, values: Mapping[cp_model.IntVar, int],
+                   settings: SolverSettings) -> list[int] | None:
+        """The rows whose clause the selection ``values`` (every x; under
+        ``partial``, every grant too, or the x alone for "some grants")
+        breaks, in rank order; None when CP-SAT finds no answer in time.
+
+        The whole model with x fixed, each clause softened (its literal
+        ``checked[i]`` free) and as many of them held as possible. With x fixed
+        the clauses are independent (each has reason literals of its own, or
+        shared ones that read only the totals), so the ones left false are
+        exactly those that cannot hold. An empty list is a proof that the
+        selection satisfies every clause: the solution found holds them all.
+        """
+        model = self.cp.clone()
+        for var, value in values.items():
+            _fix(model, var, int(value))
+        free = list(self.checked.values())
+        for literal in free:
+            _fix(model, literal, 0, 1)
+        model.clear_objective()
+        model.maximize(cp_model.LinearExpr.sum(free) if free else 0)
+        solver = self.m.solver(settings)
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        solution = solver.response_proto.solution
+        return sorted(i for i, literal in self.checked.items() if not solution[literal.index])
+
     # -- implied constraints ------------------------------------------------
 
     def _share_order(self) -> None:
@@ -249,6 +332,9 @@ class RankOrder:
         for (key, level), literal in self._shared.items():
             by_key.setdefault(key, []).append((level, literal))
         for key, levels in by_key.items():
+            if self._ordered.get(key) == len(levels):
+                continue  # written already (the lazy solve adds rows: see add)
+            self._ordered[key] = len(levels)
             levels.sort(key=lambda pair: pair[0])
             for (_, low), (_, high) in zip(levels, levels[1:]):
                 self.cp.add_implication(low, high)
@@ -296,6 +382,14 @@ class RankOrder:
         """
         m, cp = self.m, self.cp
         cp.add(self.below_spend[i] <= max(int(m.lo[i]) - 1, 0)).only_enforce_if(no_fit)
+        if self.lazy:
+            # The second statement as one sum over the rows below i (the
+            # chains are over whole cells: see the class).
+            cell_rows = self.by_cell[int(m.data.cell[i])]
+            larger = [j for j in cell_rows[cell_rows.index(i) + 1:] if m.lo[j] >= m.lo[i]]
+            if larger:
+                cp.add(m._sum(larger) == 0).only_enforce_if(no_fit)
+            return
         chains = self._chains()
         w = chains.get(i)
         if w is not None:
@@ -337,3 +431,10 @@ class RankOrder:
                         cp.add_implication(current[v], w)
                     current[v] = w
         return self._w
+
+
+def _fix(model: cp_model.CpModel, var: cp_model.IntVar, low: int, high: int | None = None) -> None:
+    """Set the domain of a variable of a copy to ``[low, high]`` (``[low, low]``)."""
+    domain = model.proto.variables[var.index].domain
+    domain.clear()
+    domain.extend([low, low if high is None else high])

@@ -271,6 +271,29 @@ def test_rank_order_in_groups_passes_over_only_what_does_not_fit():
     assert result.selected_ids == ["N1", "S1", "N3"]
 
 
+def test_rank_order_found_in_rounds_of_clauses():
+    # Total merit funds cheap candidates below expensive ones; each round of
+    # the lazy solve (AllocationModel._solve_lazy) adds the rank-order clauses
+    # the last selection broke, and the fourth selection breaks none. Rank
+    # order allows {C0, C4} (C3 does not fit after C0: 60 + 60 > 100) and
+    # {C3, C1} (C0 does not fit after C3), both 180 in merit and 12 in rank
+    # points: lexicographic, C0 wins (as the brute force finds).
+    from selection.allocation_data import prepare
+    from selection.allocation_model import AllocationModel
+
+    candidates = frame([("C0", 100, 60, "S"), ("C1", 95, 20, "S"), ("C2", 90, 60, "S"),
+                        ("C3", 85, 60, "N"), ("C4", 80, 30, "N"), ("C5", 75, 30, "S"),
+                        ("C6", 70, 40, "S"), ("C7", 65, 50, "N")])
+    config = AllocationConfig.model_validate({
+        "objective": "rank_order", "budget": 100, "explain": QUIET,
+        "groups": [{"column": "region", "min_count": 1}]})
+    model = AllocationModel(prepare(candidates, config, {}, "MAD"), config, build=False)
+    status, solution = model.solve(config.solver)
+    assert model.lazy_rounds == 4
+    assert candidates["application_id"][solution.selected].tolist() == ["C0", "C4"]
+    assert allocate(candidates, config).selected_ids == ["C0", "C4"]
+
+
 def test_same_selection_whatever_the_seed_and_workers():
     rows = [(f"T{i}", 50 + (i % 3), 10 + (i % 4) * 5, "NS"[i % 2]) for i in range(30)]
     candidates = frame(rows)
