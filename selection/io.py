@@ -50,7 +50,11 @@ MANIFEST = "manifest.json"
 
 
 def read_table(
-    path: str | Path, *, sheet: str | int = 0, categories: Collection[str] = ()
+    path: str | Path,
+    *,
+    sheet: str | int = 0,
+    categories: Collection[str] = (),
+    numbers: Collection[str] = (),
 ) -> pd.DataFrame:
     """Read a CSV, Excel or Parquet table; every cell of a text format stays a string.
 
@@ -62,6 +66,13 @@ def read_table(
     columns whose values repeat, such as a reviews table's ids, criteria and
     scores (18 rows per application), whose checks then run once per distinct
     value. Other readers leave them as text; both forms hold the same cells.
+
+    The columns named in ``numbers`` (those present) of such a file come out
+    as float64 when every cell of the column is a number written with a
+    decimal point, or blank (missing): the values the text would be parsed
+    to, without a string per cell. One cell that is anything else ("3,5",
+    "nan", "beaucoup") and the column is read as if not named here, so that
+    validation sees and reports the text.
     """
     path = Path(path)
     if not path.exists():
@@ -70,7 +81,7 @@ def read_table(
         )
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        table = _read_csv(path, frozenset(categories))
+        table = _read_csv(path, frozenset(categories), frozenset(numbers))
     elif suffix in (".xlsx", ".xlsm"):
         table = _read_excel(path, sheet)
     elif suffix == ".parquet":
@@ -115,8 +126,10 @@ def _header(line: str) -> tuple[str, list[str]]:
     return separator, next(csv.reader([line.rstrip("\r")], delimiter=separator))
 
 
-def _read_csv(path: Path, categories: frozenset[str] = frozenset()) -> pd.DataFrame:
-    table = _read_utf8_csv(path, categories)
+def _read_csv(
+    path: Path, categories: frozenset[str] = frozenset(), numbers: frozenset[str] = frozenset()
+) -> pd.DataFrame:
+    table = _read_utf8_csv(path, categories, numbers)
     if table is not None:
         return table
     raw = path.read_bytes()
@@ -151,7 +164,7 @@ def _read_csv(path: Path, categories: frozenset[str] = frozenset()) -> pd.DataFr
         ) from None
 
 
-def _read_utf8_csv(path: Path, categories: frozenset[str]) -> pd.DataFrame | None:
+def _read_utf8_csv(path: Path, categories: frozenset[str], numbers: frozenset[str]) -> pd.DataFrame | None:
     """The table, when its header is UTF-8 and pyarrow reads the file; else None.
 
     pyarrow checks that every cell is UTF-8 (each byte of the file is in a
@@ -177,11 +190,23 @@ def _read_utf8_csv(path: Path, categories: frozenset[str]) -> pd.DataFrame | Non
     separator, names = _header(line)
     # pandas would silently rename a repeated column ("id.1"): check the header first.
     _check_header([c.strip() for c in names], path)
+    if numbers.intersection(c.strip() for c in names):
+        table = _read_csv_arrow(path, separator, names, quoted=quoted, categories=categories, numbers=numbers)
+        if table is not None:
+            return table
+        # A cell of a number column is not a plain number (or the file is one
+        # pyarrow refuses): read the column as text, as if not asked.
     return _read_csv_arrow(path, separator, names, quoted=quoted, categories=categories)
 
 
 def _read_csv_arrow(
-    path: Path, separator: str, names: list[str], *, quoted: bool, categories: frozenset[str]
+    path: Path,
+    separator: str,
+    names: list[str],
+    *,
+    quoted: bool,
+    categories: frozenset[str],
+    numbers: frozenset[str] = frozenset(),
 ) -> pd.DataFrame | None:
     """The table pandas would read, read by pyarrow's CSV reader; None when
     pyarrow refuses the file (a row with another number of fields, a cell
@@ -192,9 +217,17 @@ def _read_csv_arrow(
     rows) took 2.6 s this way against 0.3 s here. Every cell stays text, empty
     cells (quoted or not) are missing, quoted fields may hold newlines.
     Columns in ``categories`` are read dictionary-encoded (pyarrow hashes each
-    cell as it reads it) and become Categoricals.
+    cell as it reads it) and become Categoricals. Columns in ``numbers`` are
+    read as float64; None when a cell is not a number, or is one that pyarrow
+    reads as NaN ("nan"), which the text parsers report as not a number.
     """
-    dictionary = pa.dictionary(pa.int32(), pa.string())
+
+    def column_type(name: str) -> pa.DataType:
+        if name.strip() in numbers:
+            return pa.float64()
+        # large_string is what pandas' Arrow strings hold: no cast afterwards.
+        return pa.dictionary(pa.int32(), pa.string()) if name.strip() in categories else pa.large_string()
+
     try:
         with pa.memory_map(str(path)) as source:  # the reader copies what it keeps
             table = pacsv.read_csv(
@@ -202,10 +235,7 @@ def _read_csv_arrow(
                 read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=quoted),
                 convert_options=pacsv.ConvertOptions(
-                    # large_string is what pandas' Arrow strings hold: no cast afterwards.
-                    column_types={
-                        name: dictionary if name.strip() in categories else pa.large_string() for name in names
-                    },
+                    column_types={name: column_type(name) for name in names},
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
@@ -218,7 +248,11 @@ def _read_csv_arrow(
     text = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas' dtype=str gives
     columns = {}
     for name, column in zip(table.column_names, table.columns):
-        if pa.types.is_dictionary(column.type):
+        if pa.types.is_float64(column.type):
+            if pc.any(pc.is_nan(column)).as_py():
+                return None
+            columns[name] = pd.Series(column.to_numpy(), dtype="float64")
+        elif pa.types.is_dictionary(column.type):
             columns[name] = pd.Series(_categorical(column, text))
         elif pa.types.is_large_string(column.type):
             columns[name] = pd.Series(pd.array(column, dtype=text))

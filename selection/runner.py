@@ -77,7 +77,9 @@ def read_inputs(program: Program) -> ProgramInputs:
         paths["reviews"] = base / names.reviews
         # Review ids, criteria and scores repeat (18 rows per application in
         # TAMURI's format): read as categories, they are checked once per value.
-        reviews = read_table(paths["reviews"], categories=REVIEW_COLUMNS)
+        # Scores that are all plain numbers are read as numbers (nothing to check
+        # per cell but the scale, which scoring does).
+        reviews = read_table(paths["reviews"], categories=REVIEW_COLUMNS, numbers=("score",))
     else:
         reviews = pd.DataFrame(columns=["application_id", "reviewer_id", "criterion", "score"])
     reviewers = None

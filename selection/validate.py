@@ -236,10 +236,35 @@ def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number
     """
     if pd.api.types.is_integer_dtype(column):
         return column.astype("Int64"), []
+    plain = _plain_integers(column)
+    if plain is not None:
+        return plain, []
     numbers, bad = _by_distinct(column, _integer_cells)
     problems = _bad_cells(column, bad, field=field, expected=what,
                           suggestion="write digits only, e.g. 45000", code="not_a_number")
     return numbers, problems
+
+
+def _plain_integers(column: pd.Series) -> pd.Series | None:
+    """An Arrow string column whose present cells are all plain integers
+    ("45000", "-3"), as Int64 in one cast; None for any other column.
+
+    Such a cell has nothing for :func:`_integer_cells` to remove (a blank or
+    a separator makes the cast fail), which would then cast the same text:
+    the same values, without its two dozen pandas steps per column (a third of
+    preparing 2,400 applications).
+    """
+    if not (getattr(column.dtype, "storage", None) == "pyarrow" and pd.api.types.is_string_dtype(column.dtype)):
+        return None
+    try:
+        whole = pc.cast(pa.array(column.array), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if isinstance(whole, pa.ChunkedArray):
+        whole = whole.combine_chunks()
+    data = pc.fill_null(whole, 0).to_numpy(zero_copy_only=False)
+    mask = whole.is_null().to_numpy(zero_copy_only=False)
+    return pd.Series(pd.arrays.IntegerArray(data, mask), index=column.index)
 
 
 def _integer_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -274,9 +299,38 @@ def _float_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _parse_booleans(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_bool_dtype(column):
         return column.astype("boolean"), []
+    plain = _plain_booleans(column)
+    if plain is not None:
+        return plain, []
     values, bad = _by_distinct(column, _boolean_cells)
     return values, _bad_cells(column, bad, field=field, expected="yes or no",
                               suggestion="write oui/non (or yes/no, true/false, 1/0)", code="not_a_boolean")
+
+
+def _plain_booleans(column: pd.Series) -> pd.Series | None:
+    """An Arrow string column whose present cells are all yes or no words, as
+    booleans, worked out in Arrow once per distinct cell; None for any other
+    column (a blank or an unknown word included), left to :func:`_boolean_cells`.
+
+    The same kernels as that function's pandas steps (``str.strip`` and
+    ``str.lower`` on Arrow strings are ``utf8_trim_whitespace`` and
+    ``utf8_lower``), without their overhead: a tenth of preparing 2,400
+    applications went on three yes/no columns.
+    """
+    if not (getattr(column.dtype, "storage", None) == "pyarrow" and pd.api.types.is_string_dtype(column.dtype)):
+        return None
+    encoded = pc.dictionary_encode(pa.array(column.array))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks()
+    folded = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.dictionary))
+    true = pc.is_in(folded, value_set=pa.array(sorted(_TRUE), folded.type)).to_numpy(zero_copy_only=False)
+    false = pc.is_in(folded, value_set=pa.array(sorted(_FALSE), folded.type)).to_numpy(zero_copy_only=False)
+    if not (true | false).all():
+        return None
+    missing = encoded.indices.is_null().to_numpy(zero_copy_only=False)
+    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    values = true[codes] if len(true) else np.zeros(len(codes), dtype=bool)
+    return pd.Series(pd.arrays.BooleanArray(values, missing), index=column.index)
 
 
 def _boolean_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:

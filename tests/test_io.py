@@ -137,3 +137,39 @@ def test_blank_file_and_blank_header(tmp_path):
     (tmp_path / "a.csv").write_text(" \n\n", encoding="utf-8")
     with pytest.raises(InputDataError, match="the file is empty"):
         read_table(tmp_path / "a.csv", categories=["id"])
+
+
+@pytest.mark.parametrize(
+    ("scores", "as_numbers"),
+    [
+        (["4", "", "3.5", " 2 ", "1e0", "-0"], True),
+        (["4", "3,5"], False),  # a decimal comma: text, for validation to read
+        (["4", "nan"], False),  # pyarrow reads NaN; validation reports it
+        (["4", "beaucoup"], False),
+        (["", ""], True),
+    ],
+)
+def test_numbers_read_as_float_only_when_every_cell_is_one(tmp_path, scores, as_numbers):
+    path = tmp_path / "reviews.csv"
+    path.write_text("application_id,score\n" + "".join(f'A{i},"{s}"\n' for i, s in enumerate(scores)), encoding="utf-8")
+    text = read_table(path, categories=["application_id", "score"])
+    table = read_table(path, categories=["application_id", "score"], numbers=["score", "absent"])
+    assert (table["score"].dtype == "float64") == as_numbers
+    if as_numbers:
+        expected = [float(s) if s.strip() else None for s in scores]
+        assert [None if pd.isna(v) else v for v in table["score"]] == expected
+    else:
+        assert isinstance(table["score"].dtype, pd.CategoricalDtype)
+        assert table["score"].astype(object).tolist() == text["score"].astype(object).tolist()
+    assert table["application_id"].astype(object).tolist() == text["application_id"].astype(object).tolist()
+
+
+def test_categories_of_repeated_and_missing_cells(tmp_path):
+    # Missing cells (quoted or not) stay missing; categories in order of appearance.
+    cells = ["A1"] * 5 + ["", "A2", "A2", '""', "A1", "A3"] + ["A3"] * 4
+    path = tmp_path / "reviews.csv"
+    path.write_text("application_id,n\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), encoding="utf-8")
+    table = read_table(path, categories=["application_id"])
+    values = table["application_id"].astype(object).tolist()
+    assert [None if pd.isna(v) else v for v in values] == [None if c in ("", '""') else c for c in cells]
+    assert list(table["application_id"].cat.categories) == ["A1", "A2", "A3"]  # in order of appearance

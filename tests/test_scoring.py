@@ -665,8 +665,9 @@ def test_reviews_read_as_categories_give_what_text_gives(tmp_path: Path, rows: l
     path = tmp_path / "reviews.csv"
     pd.DataFrame(rows, columns=list(REVIEW_COLUMNS)).to_csv(path, index=False)
     outcomes = []
-    for categories in ((), REVIEW_COLUMNS):
-        table = read_table(path, categories=categories)
+    # As text, as categories, and with the scores as numbers when they all are (as the runner reads them).
+    for categories, numbers in (((), ()), (REVIEW_COLUMNS, ()), (REVIEW_COLUMNS, ("score",))):
+        table = read_table(path, categories=categories, numbers=numbers)
         assert isinstance(table["reviewer_id"].dtype, pd.CategoricalDtype) == bool(categories)
         try:
             result = score(make_applications(), prepare_reviews(table), make_rubric())
@@ -677,4 +678,4 @@ def test_reviews_read_as_categories_give_what_text_gives(tmp_path: Path, rows: l
                 (result.table.to_csv(), result.reviews.to_csv(), result.reviewer_stats().to_csv(),
                  list(result.reviews["reviewer_id"].cat.categories))
             )
-    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == outcomes[1] == outcomes[2]

@@ -172,3 +172,43 @@ def test_typed_cells_parsed_once_per_distinct_value_as_one_by_one(small_program,
         (5, "women_led", "'peut-être' is not yes or no"),
         (7, "women_led", "'peut-être' is not yes or no"),
     ]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["45000", None, "-3", "007", "0x1F"],  # plain: one cast
+        ["45 000", None, "-3", "45000.0"],  # separators, decimals: the general path
+        [None, None],
+        [],
+    ],
+)
+def test_plain_integers_in_one_cast_as_the_general_path(cells):
+    from selection.validate import _by_distinct, _integer_cells
+
+    column = pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=float("nan"))), dtype=None)
+    numbers, problems = parse_integers(column, field="f")
+    expected, bad = _by_distinct(column, _integer_cells)
+    assert problems == [] and not bad.any()
+    assert numbers.dtype == expected.dtype == "Int64"
+    assert numbers.equals(expected)
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["oui", "non", None, " OUI ", "Yes", "نعم", "لا", "1", "x"],  # all words: in Arrow
+        ["oui", "", "non"],  # a blank cell: the general path
+        [None, None],
+        [],
+    ],
+)
+def test_plain_booleans_in_arrow_as_the_general_path(cells):
+    from selection.validate import _boolean_cells, _by_distinct, _parse_booleans
+
+    column = pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=float("nan"))))
+    values, problems = _parse_booleans(column, field="f")
+    expected, bad = _by_distinct(column, _boolean_cells)
+    assert problems == [] and not bad.any()
+    assert values.dtype == expected.dtype == "boolean"
+    assert values.equals(expected)
