@@ -836,7 +836,7 @@ class AllocationModel:
         if bound is None:
             return None
         self.bound, self.lp_columns = bound, booleans  # for best_with
-        trials = reduce.ladder(bound, booleans, 64)
+        trials = reduce.ladder(bound, booleans, self._first_open(settings))
         hint = None  # the x values of a selection found
         while trials:
             lower = trials.pop(0)
@@ -871,6 +871,14 @@ class AllocationModel:
             trials = [best]
         return None
 
+    def _first_open(self, settings: SolverSettings) -> int:
+        """How many candidates the first trial leaves open: 64, or on a small
+        stage that ``reduce: always`` forces, an eighth of them (so that the
+        restriction is tried, and tested, there too)."""
+        if settings.reduce == "always":
+            return max(1, min(64, len(self.rows) // 8))
+        return 64
+
     def best_with(self, i: int, settings: SolverSettings) -> tuple[int, int | None]:
         """The best objective (scaled) of a selection that includes row ``i``
         (at its full grant under ``partial``), and the CP-SAT status.
@@ -887,7 +895,7 @@ class AllocationModel:
             d = float(self.bound.reduced[columns[p]])
             forced = reduce.LpBound(self.bound.upper - max(0.0, -d), self.bound.reduced,
                                     self.bound.margin)
-            trials = reduce.ladder(forced, columns, 64)
+            trials = reduce.ladder(forced, columns, self._first_open(settings))
             while trials:
                 lower = trials.pop(0)
                 fixed, ones = reduce.fixings(forced, columns, lower)
