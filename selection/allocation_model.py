@@ -13,7 +13,6 @@ Objective values are integers: merit scaled by ``MERIT_SCALE`` (and, for
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction

@@ -173,7 +173,6 @@ class Brute:
         does not fit: too little left even if the selected of its cell ranked
         below it gave back their place, or adding it to the selection breaks a
         share."""
-        config = self.config
         for i in range(self.n):
             if i in amounts or not self.options[i]:
                 continue
