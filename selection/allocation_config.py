@@ -246,8 +246,8 @@ class SolverSettings(BaseModel):
     """Fix the candidates that every optimal selection takes, or that none
     takes, from the LP bound before the search (the answer is the same; see
     :mod:`selection.allocation_reduce`). ``auto``: on stages of 200 candidates
-    or more, when it fixes at least half of them; ``never``: always search
-    the whole model."""
+    or more (the whole model is searched when no trial is conclusive);
+    ``always``: on every stage; ``never``: always search the whole model."""
 
 
 class ExplainSettings(BaseModel):
