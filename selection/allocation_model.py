@@ -780,14 +780,18 @@ class AllocationModel:
         rank_sum = cp_model.LinearExpr.weighted_sum(xs, weights) if xs else 0
         scale = sum(weights) + 1  # larger than any rank sum
         solves = 1
+
+        def run(model: cp_model.CpModel) -> tuple[cp_model.CpSolver, int]:
+            if hint is not None:
+                _hint(model, xs, hint)
+            solver = self.solver(settings, presolve=within is not None)
+            return solver, solver.solve(model)
+
         if self._fits_int64(scale):
             # Objective and rank sum in one solve: scale * objective + rank sum.
             model = self.copy(within=within)
             maximize(model, scale * self.objective + rank_sum)
-            if hint is not None:
-                _hint(model, xs, hint)
-            solver = self.solver(settings, presolve=within is not None)
-            status = solver.solve(model)
+            solver, status = run(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return _First(status)
             combined = int(round(solver.objective_value))
@@ -796,11 +800,7 @@ class AllocationModel:
             tie_break = "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
         else:
             # Too large for one integer objective: the objective, then the rank sum.
-            model = self.copy(within=within)
-            if hint is not None:
-                _hint(model, xs, hint)
-            solver = self.solver(settings, presolve=within is not None)
-            status = solver.solve(model)
+            solver, status = run(self.copy(within=within))
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return _First(status)
             value = int(round(solver.objective_value))

@@ -46,9 +46,11 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, dict[Loc, int]]:
 
     Lines are 1-based. Raises ConfigError on a syntax error or a repeated key.
     """
+    loader = _LOADER(text)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER) if root is not None else None
+        # One parse: the node tree (for the lines), then the data built from it.
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -60,6 +62,8 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, dict[Loc, int]]:
             suggestion="check the indentation and quoting around that line",
             code="yaml_syntax",
         ) from None
+    finally:
+        loader.dispose()
     lines: dict[Loc, int] = {}
     problems: list[Problem] = []
     if root is not None:
