@@ -842,9 +842,7 @@ class AllocationModel:
             fixed, ones = reduce.fixings(bound, booleans, lower)
             if self._restrictable():
                 # A smaller model over the open candidates, the held ones as constants.
-                sub = AllocationModel(self.data, self.config, objective=self.objective_name,
-                                      currency=self.currency,
-                                      restrict=(self.rows[~fixed], self.rows[fixed & ones]))
+                sub = self._submodel(fixed, ones)
                 sub_hint = None if hint is None else [hint[p] for p in np.flatnonzero(~fixed)]
                 first = sub._first(settings, None, sub_hint)
                 if first.status == cp_model.OPTIMAL and first.value >= lower:
@@ -899,9 +897,7 @@ class AllocationModel:
                 lower = trials.pop(0)
                 fixed, ones = reduce.fixings(forced, columns, lower)
                 fixed[p] = ones[p] = True
-                sub = AllocationModel(self.data, self.config, objective=self.objective_name,
-                                      currency=self.currency,
-                                      restrict=(self.rows[~fixed], self.rows[fixed & ones]))
+                sub = self._submodel(fixed, ones)
                 solver = sub.solver(settings)
                 status = solver.solve(sub.model)
                 if status == cp_model.INFEASIBLE:
@@ -973,6 +969,13 @@ class AllocationModel:
         """A CP-SAT solver for this model (see :func:`solver_for`)."""
         return solver_for(settings, presolve=presolve,
                           rank_order=self.objective_name == "rank_order")
+
+    def _submodel(self, fixed: np.ndarray, ones: np.ndarray) -> AllocationModel:
+        """A model of its own over the open candidates (``~fixed``), those held
+        selected (``fixed & ones``) as constants, the others out."""
+        return AllocationModel(self.data, self.config, objective=self.objective_name,
+                               currency=self.currency,
+                               restrict=(self.rows[~fixed], self.rows[fixed & ones]))
 
     def _restrictable(self) -> bool:
         """True when a restriction can be a model of its own (fixed amounts,
