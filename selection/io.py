@@ -251,28 +251,48 @@ def _read_csv_arrow(
         if pa.types.is_float64(column.type):
             if pc.any(pc.is_nan(column)).as_py():
                 return None
-            columns[name] = pd.Series(column.to_numpy(), dtype="float64")
+            values = column.to_numpy()  # one chunk: a read-only view of Arrow's buffer
+            columns[name] = pd.Series(values if values.flags.writeable else values.copy(), copy=False)
         elif pa.types.is_dictionary(column.type):
             columns[name] = pd.Series(_categorical(column, text))
         elif pa.types.is_large_string(column.type):
             columns[name] = pd.Series(pd.array(column, dtype=text))
         else:
             return None
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+    # Without copy=False pandas copies every column again (1.1 s for 18 million
+    # rows), though nothing else holds them.
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)
 
 
 def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorical:
-    """A dictionary-encoded column as a Categorical (missing cells: code -1)."""
-    column = column.unify_dictionaries()
-    if column.num_chunks == 0:
+    """A dictionary-encoded column as a Categorical (missing cells: code -1).
+
+    Each chunk (a block of the file) has its own dictionary. Encoding the
+    chunks' dictionaries one after the other gives the categories in order
+    of appearance, as ``unify_dictionaries`` does, and the code of every
+    entry of each; each chunk's codes are then written once, straight into
+    an array of the width pandas keeps (int8 under 127 categories).
+    Unifying, concatenating and narrowing each made a copy of every code
+    (54 million for a million applications' reviews): 0.8 s there, 0.65 s
+    this way, most of it now hashing the million ids and pandas' check
+    that they are distinct.
+    """
+    chunks = column.chunks
+    if not chunks:
         return pd.Categorical.from_codes([], categories=pd.Index([], dtype=text))
-    codes = np.concatenate(
-        [
-            (chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)).to_numpy()
-            for chunk in column.chunks
-        ]
-    )
-    categories = pd.Index(pd.array(column.chunk(0).dictionary, dtype=text))
+    encoded = pc.dictionary_encode(pa.concat_arrays([chunk.dictionary for chunk in chunks]))
+    categories = pd.Index(pd.array(encoded.dictionary, dtype=text))
+    entry_codes = encoded.indices.to_numpy()
+    width = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max)
+    codes = np.empty(len(column), dtype=width)
+    row = entry = 0
+    for chunk in chunks:
+        # Position -1 of the chunk's codes (a missing cell) stays -1.
+        recode = np.append(entry_codes[entry : entry + len(chunk.dictionary)], -1).astype(width)
+        indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
+        np.take(recode, indices.to_numpy(), out=codes[row : row + len(chunk)])
+        row += len(chunk)
+        entry += len(chunk.dictionary)
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 

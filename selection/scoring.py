@@ -270,8 +270,7 @@ def score(
     # Pairs are sorted by application, then reviewer id: every sum below runs in
     # that order, so float results do not depend on the row order of the reviews.
     parsed = _parse_reviews(reviews, rubric, applications)
-    matrix = np.full((len(parsed.pair_app), k), np.nan)
-    matrix[parsed.pair, parsed.crit] = parsed.score
+    matrix = parsed.matrix
     kept = is_eligible[parsed.pair_app]
     pair_app, pair_rev = parsed.pair_app, parsed.pair_rev
     ignored = 0
@@ -292,7 +291,10 @@ def score(
     aggregated = np.empty((n, k))
     for j in range(k):  # a loop over the few criteria, not the applications
         aggregated[:, j] = _aggregate(pair_app, matrix[:, j], n, method, trim)
-    normalised_reviewers = (aggregated - lows) / (highs - lows) * 100.0
+    normalised_reviewers = aggregated  # (aggregated - lows) / (highs - lows) * 100.0, in place
+    normalised_reviewers -= lows
+    normalised_reviewers /= highs - lows
+    normalised_reviewers *= 100.0
 
     # Each reviewer's own total, and its range per application.
     disagreement = np.round(_disagreement(pair_app, normalised, weights, n_reviews), _DECIMALS)
@@ -316,22 +318,27 @@ def score(
 
     # Flags (only eligible applications get any) and who is ranked.
     insufficient = is_eligible & (n_reviews < rubric.min_reviews)
-    missing = is_eligible & np.isnan(np.column_stack(list(columns.values()))).any(axis=1)
+    missing = np.zeros(n, dtype=bool)
+    for values in columns.values():  # no n x criteria copy
+        missing |= np.isnan(values)
+    missing &= is_eligible
     with np.errstate(invalid="ignore"):
         disagree = is_eligible & (disagreement > rubric.disagreement.threshold)
     ranked = is_eligible & ~insufficient & ~np.isnan(total)
-    flag_table = np.array([_join_flags(bits) for bits in range(2 ** len(FLAGS))], dtype=object)
-    flags = flag_table[insufficient.astype(int) + 2 * missing + 4 * disagree]
+    # The flags of each combination, taken by code in Arrow: no Python string per row.
+    flag_table = pa.array([_join_flags(bits) for bits in range(2 ** len(FLAGS))], type=pa.large_string())
+    flags = flag_table.take(insufficient.astype(np.int8) + 2 * missing + 4 * disagree)
 
     table = pd.DataFrame(
         {
-            "application_id": applications["application_id"].array,
+            "application_id": applications["application_id"].array.copy(),
             "n_reviews": n_reviews.astype(np.int64),
             **columns,
             "score": total,
             "disagreement": disagreement,
             "ranked": ranked,
-        }
+        },
+        copy=False,  # the arrays are this function's own: no copy of each
     )
     rank, rank_in_region = _rank(table, applications, rubric, ranked)
     table["rank"] = rank
@@ -514,17 +521,15 @@ def _filled(cells: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Parsed:
-    """Valid reviews as integer codes.
+    """Valid reviews as a matrix and integer codes.
 
-    Per review row: ``pair`` (code of its (application, reviewer) pair),
-    ``crit`` (position among the rubric's reviewer criteria) and ``score``.
-    Per pair, sorted by application then reviewer: ``pair_app`` and
-    ``pair_rev`` (code into the sorted ``reviewer_ids``).
+    One row per (application, reviewer) pair, sorted by application then
+    reviewer: ``matrix`` (one column per reviewer criterion, the score as
+    given, NaN when not scored), ``pair_app`` (position in the applications
+    table) and ``pair_rev`` (code into the sorted ``reviewer_ids``).
     """
 
-    pair: np.ndarray
-    crit: np.ndarray
-    score: np.ndarray
+    matrix: np.ndarray
     pair_app: np.ndarray
     pair_rev: np.ndarray
     reviewer_ids: np.ndarray
@@ -537,7 +542,7 @@ def _parse_reviews(reviews: pd.DataFrame, rubric: Rubric, applications: pd.DataF
         long, rows, problems = _wide_to_long(reviews, rubric)
     else:
         _require_columns([str(c) for c in reviews.columns], _LONG_COLUMNS)
-        long, rows, problems = reviews, np.arange(len(reviews)) + 2, []
+        long, problems = reviews, []
 
     ids = pd.Index(applications["application_id"])
     if not ids.is_unique:
@@ -549,6 +554,11 @@ def _parse_reviews(reviews: pd.DataFrame, rubric: Rubric, applications: pd.DataF
             suggestion="give each application its own id",
             code="duplicate",
         )
+    if not wide:
+        parsed = _parse_runs(long, rubric, ids)
+        if parsed is not None:
+            return parsed
+        rows = np.arange(len(long)) + 2
     m = len(long)
     app_ids = long["application_id"]
     reviewer_ids = long["reviewer_id"]
@@ -741,13 +751,141 @@ def _parse_reviews(reviews: pd.DataFrame, rubric: Rubric, applications: pd.DataF
             problems.append(_at_row(problem, row))
         raise InputDataError(problems=_capped(problems, total))
 
+    matrix = np.full((len(pair_keys), len(rubric.reviewer_criteria)), np.nan)
+    matrix[pair, crit] = value
     return _Parsed(
-        pair=pair,
-        crit=crit,
-        score=value,
+        matrix=matrix,
         pair_app=pair_keys // n_rev,
         pair_rev=pair_keys % n_rev,
         reviewer_ids=np.asarray(reviewer_uniques, dtype=object),
+    )
+
+
+def _parse_runs(long: pd.DataFrame, rubric: Rubric, ids: pd.Index) -> _Parsed | None:
+    """What :func:`_parse_reviews` returns for valid long reviews read as io
+    reads them (ids and criteria Categoricals of text, scores numbers) whose
+    rows come in runs, one per (application, reviewer) pair; None for any
+    other table, valid or not, which the general path then parses or reports.
+
+    A million applications' reviews are 18 million rows. The general path
+    works on every row (an application lookup, a sort of 18 million pair
+    keys for duplicates, a scatter into the matrix); here each check is a
+    pass over the rows' small codes and the rest runs once per category or
+    per run. The answer is the same:
+
+    - every category (application id, criterion) is known and every cell
+      present, so no row has an id or criterion problem; scores within the
+      scale (their minimum and maximum; NaN fails both) leave none to report;
+    - each pair key occurs in one run only (the sorted run keys strictly
+      increase), and no run repeats a criterion (each run has as many
+      distinct criterion bits as rows; checked once when every run lists
+      the same criteria in the same order), so no cell is scored twice: the
+      general path's pairs are the runs, sorted by the same (application,
+      reviewer) key, and each cell holds the one score given for it.
+    """
+    app_ids, reviewer_ids, criteria = long["application_id"], long["reviewer_id"], long["criterion"]
+    app_categories = _string_categories(app_ids)
+    reviewer_categories = _string_categories(reviewer_ids)
+    criterion_categories = _string_categories(criteria)
+    raw_scores = long["score"]
+    if (
+        app_categories is None
+        or reviewer_categories is None
+        or criterion_categories is None
+        or not pd.api.types.is_numeric_dtype(raw_scores)
+        or pd.api.types.is_bool_dtype(raw_scores)
+        or len(long) == 0
+    ):
+        return None
+    reviewer_criteria = rubric.reviewer_criteria
+    k = len(reviewer_criteria)
+    if not 0 < k <= 64:  # criteria as bits of a uint64
+        return None
+    app = app_ids.cat.codes.to_numpy()
+    rev = reviewer_ids.cat.codes.to_numpy()
+    crit = criteria.cat.codes.to_numpy()
+    if app.min() < 0 or rev.min() < 0 or crit.min() < 0:  # a missing cell
+        return None
+
+    # Per category: position in the applications table, column in the matrix.
+    app_position = _lookup(ids, pd.Series(app_categories))[0]
+    column = _lookup(pd.Index([c.id for c in reviewer_criteria]), pd.Series(criterion_categories))[0]
+    if app_position.min() < 0 or column.min() < 0:  # unknown id or criterion, formula criterion
+        return None
+
+    lows = np.array([rubric.scale_of(c).min for c in reviewer_criteria], dtype=float)
+    highs = np.array([rubric.scale_of(c).max for c in reviewer_criteria], dtype=float)
+    value = raw_scores.to_numpy(dtype=float, na_value=np.nan)
+    if not (value.min() >= lows.min() and value.max() <= highs.max()):  # NaN fails both
+        return None
+
+    # Runs of rows of one (application, reviewer) pair.
+    m = len(value)
+    head = np.empty(m, dtype=bool)
+    head[0] = True
+    np.not_equal(app[1:], app[:-1], out=head[1:])
+    head[1:] |= rev[1:] != rev[:-1]
+    starts = np.flatnonzero(head)
+    del head
+    lengths = np.diff(starts, append=m)
+    if lengths.max() > k:
+        return None
+
+    # Run keys, sorted by application then reviewer id; each pair in one run.
+    recode, reviewer_uniques = _sorted_categories(
+        reviewer_categories, np.bincount(rev[starts], minlength=len(reviewer_categories)) > 0
+    )
+    run_app = app_position[app[starts]]
+    run_rev = recode[rev[starts]]
+    keys = run_app * max(len(reviewer_uniques), 1) + run_rev
+    order = None
+    if not (keys[1:] > keys[:-1]).all():
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        if not (ordered[1:] > ordered[:-1]).all():  # a pair in two runs: the general path merges them
+            return None
+    del keys
+
+    if (lengths == k).all() and (crit.reshape(-1, k) == crit[:k]).all():
+        # Every run scores every criterion once, in the same order: the matrix
+        # is the scores, k to a row, rows in key order, columns in rubric order.
+        columns = column[crit[:k]]
+        if len(np.unique(columns)) < k:
+            return None
+        matrix = value.reshape(-1, k)
+        if order is not None:
+            matrix = np.take(matrix, order, axis=0)  # whole rows copied: 5x faster than matrix[order]
+        if (columns != np.arange(k)).any():
+            matrix = np.take(matrix, np.argsort(columns), axis=1)
+        elif order is None:
+            matrix = matrix.copy()  # not a view of the caller's table
+    else:
+        # No criterion twice in a run: as many distinct criterion bits as rows.
+        bit_type = np.dtype(f"uint{max(8, 1 << (k - 1).bit_length())}")
+        bits = (np.ones(1, dtype=bit_type) << np.arange(k, dtype=bit_type))[column]
+        scored = np.bitwise_or.reduceat(bits[crit], starts)
+        if (np.bitwise_count(scored) != lengths).any():
+            return None
+        run = np.zeros(m, dtype=np.int64)  # the run of each row
+        run[starts[1:]] = 1
+        np.cumsum(run, out=run)
+        if order is not None:
+            run = np.argsort(order)[run]  # the row of its run in the matrix
+        matrix = np.full((len(starts), k), np.nan)
+        matrix[run, column[crit]] = value
+        del run
+    if order is not None:
+        run_app, run_rev = run_app[order], run_rev[order]
+    if len(set(lows)) > 1 or len(set(highs)) > 1:  # one scale per criterion: check each column
+        with np.errstate(invalid="ignore"):
+            low, high = np.fmin.reduce(matrix, axis=0), np.fmax.reduce(matrix, axis=0)
+            if ((low < lows) | (high > highs)).any():  # NaN (a column nobody scored) compares False
+                return None
+    return _Parsed(
+        matrix=matrix,
+        pair_app=run_app,
+        pair_rev=run_rev,
+        reviewer_ids=reviewer_uniques,
     )
 
 
@@ -765,6 +903,10 @@ def _lookup(index: pd.Index, values: pd.Series) -> tuple[np.ndarray, np.ndarray]
     text = _arrow_text(values)
     keys = _arrow_text(index) if text is not None else None
     if text is not None and keys is not None and keys.null_count == 0:
+        if len(text) == len(keys) and index.is_unique and text.equals(keys.cast(text.type)):
+            # The values are the index itself (reviews' ids in the order of the
+            # applications table): 0.3 s less than hashing a million ids.
+            return np.arange(len(text), dtype=np.int64), np.zeros(len(text), dtype=bool)
         missing = pc.is_null(text).to_numpy(zero_copy_only=False)
         # Reviews usually come in runs of rows with the same id (one per
         # criterion): look up the first of each run only.
@@ -788,12 +930,8 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if categories is not None:
         codes = values.cat.codes.to_numpy()
         present = codes if codes.min(initial=0) >= 0 else codes[codes >= 0]
-        used = np.bincount(present, minlength=len(categories)) > 0  # categories seen
-        distinct = np.asarray(categories, dtype=object)[used]
-        order = np.argsort(distinct, kind="stable")
-        recode = np.full(len(categories) + 1, -1, dtype=np.int64)  # code -1 (missing) stays -1
-        recode[np.flatnonzero(used)[order]] = np.arange(len(order))
-        return recode[codes], distinct[order]
+        recode, distinct = _sorted_categories(categories, np.bincount(present, minlength=len(categories)) > 0)
+        return recode[codes], distinct
     text = _arrow_text(values)
     if text is None:
         codes, uniques = pd.factorize(values, sort=True)
@@ -806,6 +944,16 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     recode[-1] = -1  # missing
     indices = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
     return recode[indices], distinct[order]
+
+
+def _sorted_categories(categories: pd.Index, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``used`` categories, sorted, and the code of each category into them
+    (-1 for the unused ones and, as the last element, for code -1: missing)."""
+    distinct = np.asarray(categories, dtype=object)[used]
+    order = np.argsort(distinct, kind="stable")
+    recode = np.full(len(categories) + 1, -1, dtype=np.int64)
+    recode[np.flatnonzero(used)[order]] = np.arange(len(order))
+    return recode, distinct[order]
 
 
 def _factorize_sorted_integers(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -953,7 +1101,8 @@ def _aggregate(
     run in that order. Missing scores (NaN) are left out.
     """
     present = ~np.isnan(score)
-    group, score = group[present], score[present]
+    if not present.all():  # no copies when every pair scored the criterion
+        group, score = group[present], score[present]
     if method != "mean":
         order = np.lexsort((score, group))  # by group, then score
         group, score = group[order], score[order]
@@ -988,6 +1137,10 @@ def _disagreement(
     weight = np.zeros(len(pair_app))
     for j, w in enumerate(weights):  # a loop over the few criteria, in rubric order
         scored = ~np.isnan(normalised[:, j])
+        if scored.all():  # the same sums, without the selections
+            weighted += w * normalised[:, j]
+            weight += w
+            continue
         weighted += np.where(scored, w * normalised[:, j], 0.0)
         weight += np.where(scored, w, 0.0)
     totals = weighted / weight  # every pair scored at least one criterion
@@ -1008,29 +1161,104 @@ def _rank(
     """Overall and in-region ranks of the ranked rows, by the tie-breakers."""
     n = len(table)
     candidates = np.flatnonzero(ranked)
-    keys = {}
-    for i, tie_breaker in enumerate(rubric.tie_breakers):
-        source = table if tie_breaker.column in table.columns else applications
-        keys[f"key{i}"] = source[tie_breaker.column].iloc[candidates].reset_index(drop=True)
-    frame = pd.DataFrame(keys, index=pd.RangeIndex(len(candidates)))
-    if len(keys):
-        frame = frame.sort_values(
-            list(keys),
-            ascending=[t.order == "asc" for t in rubric.tie_breakers],
-            kind="stable",
-            na_position="last",
-        )
-    in_order = candidates[frame.index.to_numpy()]
+    columns = [
+        (table if t.column in table.columns else applications)[t.column] for t in rubric.tie_breakers
+    ]
+    ascending = [t.order == "asc" for t in rubric.tie_breakers]
+    in_order = candidates[_sort_order(columns, ascending, candidates)]
 
     rank = np.zeros(n, dtype=np.int64)
     rank[in_order] = np.arange(1, len(in_order) + 1)
-    regions = applications["region"].iloc[in_order].reset_index(drop=True)
     rank_in_region = np.zeros(n, dtype=np.int64)
-    rank_in_region[in_order] = regions.groupby(regions, dropna=False, sort=False).cumcount() + 1
+    rank_in_region[in_order] = _cumcount(applications["region"].iloc[in_order]) + 1
     return (
         pd.arrays.IntegerArray(rank, mask=~ranked),
         pd.arrays.IntegerArray(rank_in_region, mask=~ranked),
     )
+
+
+def _sort_order(columns: Sequence[pd.Series], ascending: Sequence[bool], rows: np.ndarray) -> np.ndarray:
+    """The order of ``rows`` (positions in the columns) by the columns, as
+    pandas' stable ``sort_values`` with missing values last gives it.
+
+    pandas turns each column into the codes of a sorted Categorical, then
+    lexsorts the codes: 0.45 s for a million rows, most of it sorting the
+    distinct values of each column. Numbers and dates are lexsorted as they
+    are (an order that ties the same rows and puts NaN last as the codes do;
+    descending: negated), and text already strictly increasing (ids in
+    order) is its own order; any other column goes through pandas.
+    """
+    keys = []
+    for column, asc in zip(columns, ascending):
+        key = _sort_key(column, asc, rows)
+        if key is None:
+            frame = pd.DataFrame(
+                {f"key{i}": c.iloc[rows].reset_index(drop=True) for i, c in enumerate(columns)},
+                index=pd.RangeIndex(len(rows)),
+            )
+            frame = frame.sort_values(
+                list(frame.columns), ascending=list(ascending), kind="stable", na_position="last"
+            )
+            return frame.index.to_numpy()
+        keys.append(key)
+    if not keys:
+        return np.arange(len(rows))
+    return np.lexsort(keys[::-1])
+
+
+def _sort_key(column: pd.Series, ascending: bool, rows: np.ndarray) -> np.ndarray | None:
+    """The ``rows`` of a column as a numpy sort key that orders and ties them
+    as pandas' sort codes do, or None when this column needs pandas."""
+    dtype = column.dtype
+    if not isinstance(dtype, np.dtype):
+        text = _arrow_text(column)
+        if text is None or len(rows) < 2:
+            return None
+        text = text.take(pa.array(rows))
+        increasing = pc.greater(text.slice(1), text.slice(0, len(text) - 1))
+        if increasing.null_count or not pc.all(increasing).as_py():
+            return None
+        return _increasing_key(len(rows), ascending)
+    values = column.to_numpy()[rows]
+    if dtype.kind == "f":
+        if (np.signbit(values) & (values == 0)).any():  # -0.0: left to pandas' ties
+            return None
+        return values if ascending else -values  # NaN sorts last either way
+    if dtype.kind in "iu" or (dtype.kind == "M" and not np.isnat(values).any()):
+        values = values.astype(np.int64, copy=False) if dtype.kind == "M" else values
+        if dtype.kind == "u" and not ascending:
+            return None
+        return values if ascending else ~values  # ~x reverses the order without overflow
+    if dtype == object and len(values) > 1:
+        try:
+            increasing = bool((values[1:] > values[:-1]).all())
+        except TypeError:  # a missing value, or values that do not compare
+            return None
+        if increasing and isinstance(values[0], str):
+            return _increasing_key(len(values), ascending)
+    return None
+
+
+def _increasing_key(n: int, ascending: bool) -> np.ndarray:
+    """The sort key of ``n`` distinct values given in increasing order."""
+    return np.arange(n) if ascending else np.arange(n - 1, -1, -1)
+
+
+def _cumcount(values: pd.Series) -> np.ndarray:
+    """For each element, how many equal elements come before it (missing
+    values count as one group): pandas' ``groupby(dropna=False).cumcount()``
+    without its groupby machinery (0.2 s for a million applications)."""
+    codes, uniques = pd.factorize(values)
+    codes[codes < 0] = len(uniques)  # missing: one more group
+    if len(uniques) < np.iinfo(np.int16).max:
+        codes = codes.astype(np.int16)  # numpy's stable sort of 16-bit integers is a radix sort
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    within = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    counts = np.empty(len(codes), dtype=np.int64)
+    counts[order] = within
+    return counts
 
 
 # --------------------------------------------------------------------------

@@ -173,3 +173,40 @@ def test_categories_of_repeated_and_missing_cells(tmp_path):
     values = table["application_id"].astype(object).tolist()
     assert [None if pd.isna(v) else v for v in values] == [None if c in ("", '""') else c for c in cells]
     assert list(table["application_id"].cat.categories) == ["A1", "A2", "A3"]  # in order of appearance
+
+
+def test_tables_read_are_the_callers_to_change(tmp_path):
+    # The columns are handed over without a copy, but none is a read-only view of the file.
+    path = tmp_path / "reviews.csv"
+    path.write_text("application_id,reviewer_id,score\nA1,R1,4\nA2,R1,2.5\n", encoding="utf-8")
+    table = read_table(path, categories=["application_id"], numbers=["score"])
+    assert table["score"].dtype == "float64"
+    table.loc[0, "score"] = 3.0
+    table.loc[1, "application_id"] = "A1"
+    table.loc[1, "reviewer_id"] = "R2"
+    assert table["score"].tolist() == [3.0, 2.5]
+    assert table["application_id"].astype(object).tolist() == ["A1", "A1"]
+    assert table["reviewer_id"].tolist() == ["R1", "R2"]
+    assert read_table(path, numbers=["score"])["score"].tolist() == [4.0, 2.5]
+
+
+def test_categorical_of_chunks_with_their_own_dictionaries():
+    # As pyarrow reads a large file: one dictionary per block, missing cells as nulls.
+    import numpy as np
+    import pyarrow as pa
+
+    from selection.io import _categorical
+
+    blocks = [["A1", "A1", None, "A2"], [], ["A2", "A3", None], ["A3", "A1", "A4"]]
+    column = pa.chunked_array(
+        [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
+        type=pa.dictionary(pa.int32(), pa.string()),
+    )
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    values = _categorical(column, text)
+    cells = [cell for block in blocks for cell in block]
+    assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
+    assert list(values.categories) == ["A1", "A2", "A3", "A4"]  # in order of appearance
+    assert values.categories.dtype == text and values.codes.dtype == np.int8
+    many = pa.chunked_array([pa.array([f"A{i}" for i in range(300)]).dictionary_encode()])
+    assert _categorical(many, text).codes.dtype == np.int16  # as narrow as pandas keeps them

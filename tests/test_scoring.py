@@ -679,3 +679,177 @@ def test_reviews_read_as_categories_give_what_text_gives(tmp_path: Path, rows: l
                  list(result.reviews["reviewer_id"].cat.categories))
             )
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+# ---------------------------------------------------------------------------
+# The fast path for reviews read from a file (pair runs, selection.scoring._parse_runs)
+# and the general path it falls back to: the same outcome, row for row.
+
+
+def _outcomes_by_path(
+    path: Path, rows: list[tuple], monkeypatch: pytest.MonkeyPatch, **kwargs: object
+) -> tuple[list[object], list[bool]]:
+    """The outcome of scoring the rows read as text and read as the runner reads
+    them, and whether each reading went through the fast path."""
+    import selection.scoring as scoring
+    from selection.io import read_table
+    from selection.validate import REVIEW_COLUMNS, prepare_reviews
+
+    fast: list[bool] = []
+    parse_runs = scoring._parse_runs
+
+    def spy(*args: object) -> object:
+        parsed = parse_runs(*args)
+        fast.append(parsed is not None)
+        return parsed
+
+    monkeypatch.setattr(scoring, "_parse_runs", spy)
+    pd.DataFrame(rows, columns=list(REVIEW_COLUMNS)).to_csv(path, index=False)
+    outcomes: list[object] = []
+    for categories, numbers in (((), ()), (REVIEW_COLUMNS, ("score",))):
+        table = read_table(path, categories=categories, numbers=numbers)
+        used = len(fast)
+        try:
+            result = score(
+                kwargs.get("applications", make_applications(["A1", "A2", "A3", "A4"])),
+                prepare_reviews(table),
+                kwargs.get("rubric", make_rubric()),
+                eligible=kwargs.get("eligible"),
+            )
+        except InputDataError as exc:
+            outcomes.append(str(exc))
+        else:
+            outcomes.append(
+                (result.table.to_csv(), result.reviews.to_csv(), result.reviewer_stats().to_csv(),
+                 result.ignored_reviews)
+            )
+        if len(fast) == used:  # _parse_runs not reached (a column check failed first)
+            fast.append(False)
+    return outcomes, fast
+
+
+def _pair(app: str, reviewer: str, criteria: str = "ab", scores: tuple[int, ...] = (4, 2)) -> list[tuple]:
+    return [(app, reviewer, c, v) for c, v in zip(criteria, scores)]
+
+
+_RUNS = {  # name: (rows, whether the fast path takes them)
+    "in order": (_TOY_ROWS, True),
+    "criteria in another order than the rubric's": (
+        [(a, r, c, v) for (a, r), given in TOY.items() for c, v in reversed(given.items())], True),
+    "reviewers not sorted within an application": (
+        [row for (a, r), given in reversed(TOY.items()) for row in _pair(a, r, "ab", tuple(given.values()))], True),
+    "applications interleaved, each pair in one run": (
+        _pair("A2", "r1") + _pair("A1", "r2") + _pair("A2", "r2", "ab", (1, 5)) + _pair("A1", "r1"), True),
+    "a criterion not scored": (_pair("A1", "r1") + _pair("A1", "r2", "a", (3,)) + _pair("A2", "r1"), True),
+    "criteria in several orders": (
+        _pair("A1", "r2", "ba", (3, 5)) + _pair("A1", "r1") + _pair("A2", "r1", "b", (1,)), True),
+    "a pair in two runs": (
+        _pair("A1", "r1", "a", (2,)) + _pair("A1", "r2") + _pair("A1", "r1", "b", (5,)), False),
+    "a score given twice in a run": (_pair("A1", "r1") + _pair("A1", "r1", "a", (3,)), False),
+    "a score given twice, far apart": (_pair("A1", "r1") + _pair("A2", "r1") + _pair("A1", "r1", "b", (1,)), False),
+    "a blank score": (_pair("A1", "r1") + [("A1", "r2", "a", None)], False),
+    "scores outside the scale": (_pair("A1", "r1", "ab", (0, 6)), False),
+    "an unknown application": (_pair("A1", "r1") + _pair("A9", "r1"), False),
+    "an unknown criterion": (_pair("A1", "r1", "ax", (2, 3)), False),
+    "a missing reviewer": (_pair("A1", "r1") + _pair("A1", None), False),
+}
+
+
+@pytest.mark.parametrize("name", list(_RUNS))
+def test_pair_runs_and_the_general_path_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    rows, fast = _RUNS[name]
+    outcomes, used = _outcomes_by_path(tmp_path / "reviews.csv", rows, monkeypatch)
+    assert used == [False, fast]  # text always takes the general path
+    assert outcomes[0] == outcomes[1]
+
+
+def test_pair_runs_check_each_criterion_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rubric = make_rubric(criteria=[
+        {"id": "a", "label": label("A"), "weight": 2},
+        {"id": "b", "label": label("B"), "weight": 1, "scale": {"min": 0, "max": 10}},
+    ])
+    valid = _pair("A1", "r1", "ab", (5, 0)) + _pair("A1", "r2", "ab", (1, 10))
+    outcomes, used = _outcomes_by_path(tmp_path / "reviews.csv", valid, monkeypatch, rubric=rubric)
+    assert used == [False, True] and outcomes[0] == outcomes[1]
+    assert not isinstance(outcomes[0], str)
+    # 7 is within 0-10 but not within a's 1-5.
+    invalid = valid + _pair("A2", "r1", "ab", (7, 3))
+    outcomes, used = _outcomes_by_path(tmp_path / "reviews.csv", invalid, monkeypatch, rubric=rubric)
+    assert used == [False, False] and outcomes[0] == outcomes[1]
+    assert "score 7 is outside the scale 1-5 of criterion 'a'" in outcomes[0]
+
+
+def test_pair_runs_leave_out_ineligible_applications(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [row for (a, r), given in TOY.items() for row in _pair(a, r, "ab", tuple(given.values()))][::-1]
+    eligible = pd.Series([True, False, True, False])
+    outcomes, used = _outcomes_by_path(tmp_path / "reviews.csv", rows, monkeypatch, eligible=eligible)
+    assert used == [False, True] and outcomes[0] == outcomes[1]
+    assert outcomes[1][3] == 4  # A2's two reviewers' scores
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_pair_runs_agree_with_the_general_path_on_any_reviews(data: st.DataObject) -> None:
+    import tempfile
+
+    pairs = data.draw(st.lists(st.tuples(st.sampled_from(["A1", "A2", "A3"]), st.sampled_from(["r1", "r2", "r3"])),
+                               min_size=1, max_size=6))
+    rows = []
+    for app, reviewer in pairs:
+        criteria = data.draw(st.permutations("ab"))[: data.draw(st.integers(1, 2))]
+        rows += [(app, reviewer, c, data.draw(st.integers(1, 5))) for c in criteria]
+    if data.draw(st.booleans()):
+        rows = data.draw(st.permutations(rows))
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as monkeypatch:
+        outcomes, _used = _outcomes_by_path(Path(folder) / "reviews.csv", rows, monkeypatch)
+    assert outcomes[0] == outcomes[1]
+
+
+# ---------------------------------------------------------------------------
+# Ranking without pandas' sort: the order and counts pandas gives.
+
+
+_SORT_COLUMNS = {
+    "float": st.lists(st.sampled_from([1.5, 2.0, 71.43, np.nan, -3.0, 0.0]), min_size=8, max_size=8),
+    "int": st.lists(st.integers(-3, 3), min_size=8, max_size=8),
+    "date": st.lists(st.sampled_from(["2022-03-01", "2022-03-02", "2021-12-31"]), min_size=8, max_size=8),
+    "date_nat": st.lists(st.sampled_from(["2022-03-01", None]), min_size=8, max_size=8),
+    "text": st.lists(st.sampled_from(["a", "b", "é", None]), min_size=8, max_size=8),
+    "ids": st.just([f"T-{i}" for i in range(8)]),
+    "arrow_ids": st.just([f"T-{i}" for i in range(8)]),
+    "arrow_text": st.lists(st.sampled_from(["b", "a", None]), min_size=8, max_size=8),
+}
+
+
+def _sort_column(kind: str, values: list[object]) -> pd.Series:
+    if kind.startswith("date"):
+        return pd.Series(pd.to_datetime(values))
+    if kind.startswith("arrow"):
+        return pd.Series(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(values, dtype=object if kind in ("text", "ids") else None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(list(_SORT_COLUMNS)), min_size=1, max_size=3),
+    ascending=st.lists(st.booleans(), min_size=3, max_size=3),
+    data=st.data(),
+)
+def test_sort_order_is_pandas_sort(kinds: list[str], ascending: list[bool], data: st.DataObject) -> None:
+    from selection.scoring import _sort_order
+
+    columns = [_sort_column(kind, data.draw(_SORT_COLUMNS[kind])) for kind in kinds]
+    rows = np.flatnonzero(data.draw(st.lists(st.booleans(), min_size=8, max_size=8)))
+    frame = pd.DataFrame({f"k{i}": c.iloc[rows].reset_index(drop=True) for i, c in enumerate(columns)})
+    expected = frame.sort_values(list(frame.columns), ascending=ascending[: len(kinds)], kind="stable",
+                                 na_position="last").index.to_numpy()
+    assert _sort_order(columns, ascending[: len(kinds)], rows).tolist() == expected.tolist()
+
+
+@given(st.lists(st.sampled_from(["Souss-Massa", "Oriental", None, "Drâa-Tafilalet"]), max_size=12))
+def test_cumcount_is_pandas_cumcount(regions: list[object]) -> None:
+    from selection.scoring import _cumcount
+
+    values = pd.Series(regions, dtype=object)
+    expected = values.groupby(values, dropna=False, sort=False).cumcount()
+    assert _cumcount(values).tolist() == expected.tolist()
