@@ -137,9 +137,9 @@ def _selected_reason(stage: StageResult) -> tuple[str, str]:
     return fr, en
 
 
-def _available_columns(applications: pd.DataFrame, program: Program) -> list[str]:
+def _available_columns(columns: Iterable[str], program: Program) -> list[str]:
     criteria = [c.id for c in program.rubric.criteria]
-    return [*applications.columns, "eligible", *criteria, *SCORE_COLUMNS]
+    return [*columns, "eligible", *criteria, *SCORE_COLUMNS]
 
 
 def check_references(program: Program, columns: Iterable[str]) -> None:
@@ -147,7 +147,7 @@ def check_references(program: Program, columns: Iterable[str]) -> None:
     rubric = program.rubric
     application_columns = list(columns)
     constants = list(program.constants)
-    scored = _available_columns(pd.DataFrame(columns=application_columns), program)
+    scored = _available_columns(application_columns, program)
     problems: list[Problem] = []
 
     def check(expression, available, loc, *, in_rubric):

@@ -16,6 +16,7 @@ Int64Dtype()
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ import pyarrow.compute as pc
 from selection.allocation import AllocationConfig
 from selection.errors import InputDataError, Problem, did_you_mean
 from selection.program import CANONICAL_COLUMNS, Program
+from selection.vocabulary import Vocabulary
 
 __all__ = [
     "REQUIRED_APPLICATION_COLUMNS",
@@ -86,6 +88,8 @@ def _text(column: pd.Series, *, keep_strings: bool = False) -> pd.Series:
     """
     if isinstance(column.dtype, pd.CategoricalDtype):
         return _text_categorical(column, keep_strings=keep_strings)
+    if not keep_strings and (cells := _arrow_cells(column)) is not None:
+        return pd.Series(_python_text(cells), index=column.index, dtype=object, name=column.name, copy=False)
     text = column.astype("string")
     if getattr(text.dtype, "storage", None) == "pyarrow":
         # The same as below in one pass of pyarrow kernels (pandas' str.strip
@@ -95,9 +99,7 @@ def _text(column: pd.Series, *, keep_strings: bool = False) -> pd.Series:
             blank = pc.equal(trimmed, "")
             trimmed = pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
             return pd.Series(pd.array(trimmed, dtype=text.dtype), index=column.index, name=column.name)
-        cells = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)
-        cells[pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)] = None
-        return pd.Series(cells, index=column.index, dtype=object, name=column.name)
+        return pd.Series(_python_text(trimmed), index=column.index, dtype=object, name=column.name, copy=False)
     text = text.str.strip()
     return text.mask(text.eq("")).astype(object).where(text.notna() & text.ne(""), None)
 
@@ -137,7 +139,7 @@ def _text_repeated(column: pd.Series) -> pd.Series:
         return _text(column)
     distinct, codes = found
     cleaned = np.append(_text(distinct).to_numpy(dtype=object), None)  # code -1: missing
-    return pd.Series(cleaned[codes], index=column.index, dtype=object, name=column.name)
+    return pd.Series(cleaned[codes], index=column.index, dtype=object, name=column.name, copy=False)
 
 
 def _distinct(column: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -171,6 +173,58 @@ def _distinct(column: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     return distinct, codes
 
 
+def _arrow_cells(column: pd.Series) -> pa.Array | None:
+    """The cells of a pyarrow-backed text column as one Arrow array (nulls
+    missing), or None for a column stored otherwise (object, Categorical, numbers)."""
+    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+        return None
+    cells = pa.array(column.array)
+    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+
+
+def _python_text(cells: pa.Array) -> np.ndarray:
+    """Arrow strings as :func:`_text` gives them: trimmed Python strings, None
+    for blank or missing cells (an object array)."""
+    trimmed = pc.utf8_trim_whitespace(cells)
+    values = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)  # nulls: None
+    blank = pc.equal(trimmed, "")
+    if pc.any(blank).as_py():
+        values[blank.fill_null(False).to_numpy(zero_copy_only=False)] = None
+    return values
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """An Arrow text column as its distinct cells and, per cell, the code of
+    its value among them (-1: missing). Parsers that decide once per
+    distinct cell start from this: one hash pass over the column, then work
+    on a few dozen values."""
+
+    values: pa.Array
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Encoded | None:
+        """The encoding of a pyarrow-backed text column; None for any other column."""
+        cells = _arrow_cells(column)
+        if cells is None:
+            return None
+        encoded = pc.dictionary_encode(cells)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return cls(encoded.dictionary, codes.astype(np.intp, copy=False))
+
+    def spread(self, values: np.ndarray, missing: object) -> np.ndarray:
+        """Per-distinct ``values`` spread to the cells; ``missing`` where a cell is."""
+        return np.append(values, np.array([missing], dtype=values.dtype))[self.codes]
+
+
+def _spread_integers(encoded: _Encoded, values: pa.Array, index: pd.Index) -> pd.Series:
+    """Int64 cells from one Arrow integer per distinct cell (null: missing)."""
+    data = encoded.spread(values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), 0)
+    mask = encoded.spread(values.is_null().to_numpy(zero_copy_only=False), True)
+    return pd.Series(pd.arrays.IntegerArray(data, mask), index=index, copy=False)
+
+
 def _by_distinct(
     column: pd.Series, parse: Callable[[pd.Series], tuple[pd.Series, pd.Series]]
 ) -> tuple[pd.Series, pd.Series]:
@@ -185,14 +239,23 @@ def _by_distinct(
         return parse(column)
     distinct, codes = found
     values, bad = parse(distinct)
+    if isinstance(values.dtype, (pd.Int64Dtype, pd.BooleanDtype)):
+        # Data and mask taken in numpy: pandas' reindex and take cost more
+        # than the rest of a column of 2,400 cells.
+        kind = np.int64 if isinstance(values.dtype, pd.Int64Dtype) else np.bool_
+        data = np.append(values.to_numpy(dtype=kind, na_value=kind(0)), kind(0))[codes]
+        mask = np.append(values.isna().to_numpy(), True)[codes]
+        array = pd.arrays.IntegerArray(data, mask) if kind is np.int64 else pd.arrays.BooleanArray(data, mask)
+        flags = np.append(bad.fillna(False).to_numpy(dtype=bool), False)
+        return pd.Series(array, index=column.index, copy=False), pd.Series(flags[codes], index=column.index, copy=False)
     extended = values.reset_index(drop=True).reindex(pd.RangeIndex(len(distinct) + 1))  # last: missing
     if isinstance(extended.dtype, np.dtype):  # float64, datetime64: numpy takes with any int codes
-        spread = pd.Series(extended.to_numpy()[codes], index=column.index)
+        spread = pd.Series(extended.to_numpy()[codes], index=column.index, copy=False)
     else:
         spread = extended.take(codes)  # code -1 takes the added last row
         spread.index = column.index
     flags = np.append(bad.fillna(False).to_numpy(dtype=bool), False)
-    return spread, pd.Series(flags[codes], index=column.index)
+    return spread, pd.Series(flags[codes], index=column.index, copy=False)
 
 
 def _arrow_numbers(text: pd.Series, *, integers: bool = False) -> pd.Series | None:
@@ -239,6 +302,9 @@ def parse_integers(column: pd.Series, *, field: str, what: str = "a whole number
     plain = _plain_integers(column)
     if plain is not None:
         return plain, []
+    encoded = _Encoded.of(column)
+    if encoded is not None and (values := _separated_integers(encoded.values)) is not None:
+        return _spread_integers(encoded, values, column.index), []
     numbers, bad = _by_distinct(column, _integer_cells)
     problems = _bad_cells(column, bad, field=field, expected=what,
                           suggestion="write digits only, e.g. 45000", code="not_a_number")
@@ -264,7 +330,27 @@ def _plain_integers(column: pd.Series) -> pd.Series | None:
         whole = whole.combine_chunks()
     data = pc.fill_null(whole, 0).to_numpy(zero_copy_only=False)
     mask = whole.is_null().to_numpy(zero_copy_only=False)
-    return pd.Series(pd.arrays.IntegerArray(data, mask), index=column.index)
+    return pd.Series(pd.arrays.IntegerArray(data, mask), index=column.index, copy=False)
+
+
+def _separated_integers(cells: pa.Array) -> pa.Array | None:
+    """Arrow text cells that are all whole numbers once their thousands
+    separators are removed ("45 000") or blank, as int64 (blank: null); None
+    when one is anything else, left to :func:`_integer_cells`.
+
+    The same kernels as that function's first steps (pandas' regex
+    ``str.replace`` on Arrow strings is ``replace_substring_regex``), which
+    end there for such cells, without its pandas steps (about 3 ms a column).
+    """
+    if len(cells) == 0:
+        return None
+    text = pc.replace_substring_regex(cells, pattern=_THOUSANDS, replacement="")
+    text = pc.utf8_trim_whitespace(text)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    try:
+        return pc.cast(text, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _integer_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -315,22 +401,18 @@ def _plain_booleans(column: pd.Series) -> pd.Series | None:
     The same kernels as that function's pandas steps (``str.strip`` and
     ``str.lower`` on Arrow strings are ``utf8_trim_whitespace`` and
     ``utf8_lower``), without their overhead: a tenth of preparing 2,400
-    applications went on three yes/no columns.
+    applications went on three yes/no columns. The few words are then
+    looked up in Python.
     """
-    if not (getattr(column.dtype, "storage", None) == "pyarrow" and pd.api.types.is_string_dtype(column.dtype)):
+    encoded = _Encoded.of(column)
+    if encoded is None:
         return None
-    encoded = pc.dictionary_encode(pa.array(column.array))
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.unify_dictionaries().combine_chunks()
-    folded = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.dictionary))
-    true = pc.is_in(folded, value_set=pa.array(sorted(_TRUE), folded.type)).to_numpy(zero_copy_only=False)
-    false = pc.is_in(folded, value_set=pa.array(sorted(_FALSE), folded.type)).to_numpy(zero_copy_only=False)
-    if not (true | false).all():
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.values)).to_pylist()
+    true = np.array([word in _TRUE for word in words], dtype=bool)
+    if not all(word in _TRUE or word in _FALSE for word in words):
         return None
-    missing = encoded.indices.is_null().to_numpy(zero_copy_only=False)
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    values = true[codes] if len(true) else np.zeros(len(codes), dtype=bool)
-    return pd.Series(pd.arrays.BooleanArray(values, missing), index=column.index)
+    values = pd.arrays.BooleanArray(encoded.spread(true, False), encoded.codes < 0)
+    return pd.Series(values, index=column.index, copy=False)
 
 
 def _boolean_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -345,9 +427,35 @@ def _boolean_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _parse_dates(column: pd.Series, *, field: str) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_datetime64_any_dtype(column):
         return column, []
+    encoded = _Encoded.of(column)
+    if encoded is not None and (days := _iso_days(encoded.values)) is not None:
+        return pd.Series(encoded.spread(days, np.datetime64("NaT", "us")), index=column.index, copy=False), []
     dates, bad = _by_distinct(column, _date_cells)
     return dates, _bad_cells(column, bad, field=field, expected="a date",
                              suggestion="write dates as YYYY-MM-DD or DD/MM/YYYY", code="not_a_date")
+
+
+#: A plain ISO date of years 1000-2999, the form of nearly every export.
+_ISO_DAY = r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}$"
+
+
+def _iso_days(cells: pa.Array) -> np.ndarray | None:
+    """Arrow text cells that are all plain ISO dates ("2022-03-29", blanks
+    around allowed) as datetime64[us], what :func:`_date_cells` makes of them;
+    None for any other set of cells (a French date, a blank, an impossible
+    date), left to that function.
+
+    numpy reads such dates exactly and refuses impossible ones, without
+    two ``pd.to_datetime`` passes and their masks (4 ms a column).
+    """
+    text = pc.utf8_trim_whitespace(cells)
+    if len(text) == 0 or text.null_count or not pc.all(pc.match_substring_regex(text, _ISO_DAY)).as_py():
+        return None
+    try:
+        days = np.array(text.to_pylist(), dtype="datetime64[D]")
+    except ValueError:
+        return None
+    return days.astype("datetime64[us]")
 
 
 def _date_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -384,7 +492,9 @@ def _rename(raw: pd.DataFrame, mapping: dict[str, str], required: Sequence[str],
                     code="missing_column",
                 )
             )
-    table = raw.rename(columns=renames)
+    # The same labels as raw.rename(columns=renames), without its index machinery.
+    labels = pd.Index([renames.get(c, c) for c in raw.columns], name=raw.columns.name, tupleize_cols=False)
+    table = raw.set_axis(labels, axis=1)
     for name in required:
         if name not in table.columns and name not in mapping:
             problems.append(
@@ -401,6 +511,14 @@ def _rename(raw: pd.DataFrame, mapping: dict[str, str], required: Sequence[str],
 
 
 def _check_unique_ids(ids: pd.Series, *, field: str, problems: list[Problem]) -> None:
+    """Report empty and repeated identifiers; ``ids`` as :func:`_text` gives
+    them (strings, None where empty)."""
+    if ids.dtype == object:
+        # The usual answer, nothing to report, from one set of the strings
+        # (pandas' isna and duplicated cost 2 ms for 2,400 ids).
+        distinct = set(ids.to_numpy())
+        if len(distinct) == len(ids) and None not in distinct:
+            return
     blank = ids.isna()
     for row in _rows(blank):
         problems.append(Problem("the identifier is empty", row=row, field=field,
@@ -434,32 +552,35 @@ def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
     table = _rename(raw, mapping, REQUIRED_APPLICATION_COLUMNS, problems)
     _raise_if_any(problems)
     source_of = {name: mapping.get(name, name) for name in table.columns}
+    # Columns are worked on apart and put together once at the end: each
+    # assignment into a DataFrame cost more than parsing a column of 2,400 cells.
+    columns = dict(table.items()) if table.columns.is_unique else {name: table[name] for name in table.columns}
 
     for name in CANONICAL_COLUMNS:
-        if name not in table.columns:
-            table[name] = None
-    table["application_id"] = _text(table["application_id"])
-    _check_unique_ids(table["application_id"], field=source_of["application_id"], problems=problems)
+        if name not in columns:
+            columns[name] = pd.Series(None, index=table.index, dtype=object)
+    columns["application_id"] = _text(columns["application_id"])
+    _check_unique_ids(columns["application_id"], field=source_of["application_id"], problems=problems)
     for name in ("organisation", "title", "summary"):
-        table[name] = _text(table[name])
+        columns[name] = _text(columns[name])
 
-    table["requested_amount"], found = parse_integers(
-        table["requested_amount"], field=source_of["requested_amount"], what="an amount"
+    columns["requested_amount"], found = parse_integers(
+        columns["requested_amount"], field=source_of["requested_amount"], what="an amount"
     )
     problems += found
-    table["region"], found = program.regions().match(_text_repeated(table["region"]), field=source_of["region"])
+    columns["region"], found = _match(columns["region"], program.regions(), field=source_of["region"])
     problems += found
     domains = program.domains()
     if domains is not None:
-        table["domain"], found = domains.match(
-            _text_repeated(table["domain"]), field=source_of.get("domain", "domain"), allow_missing=True
+        columns["domain"], found = _match(
+            columns["domain"], domains, field=source_of.get("domain", "domain"), allow_missing=True
         )
         problems += found
     else:
-        table["domain"] = _text_repeated(table["domain"])
+        columns["domain"] = _text_repeated(columns["domain"])
 
     for name, kind in config.types.items():
-        if name not in table.columns:
+        if name not in columns:
             problems.append(
                 Problem(
                     f"column '{mapping.get(name, name)}' (typed as {kind}) is missing",
@@ -472,17 +593,42 @@ def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
             continue
         field = source_of.get(name, name)
         if kind == "int":
-            table[name], found = parse_integers(table[name], field=field)
+            columns[name], found = parse_integers(columns[name], field=field)
         elif kind == "str":
-            table[name], found = _text(table[name]), []
+            columns[name], found = _text(columns[name]), []
         else:
-            table[name], found = _PARSERS[kind](table[name], field=field)
+            columns[name], found = _PARSERS[kind](columns[name], field=field)
         problems += found
     _raise_if_any(problems)
 
-    mapped = [c for c in mapping if c not in CANONICAL_COLUMNS and c in table.columns]
-    others = [c for c in table.columns if c not in CANONICAL_COLUMNS and c not in mapped]
-    return table[list(CANONICAL_COLUMNS) + mapped + others].reset_index(drop=True)
+    mapped = [c for c in mapping if c not in CANONICAL_COLUMNS and c in columns]
+    others = [c for c in columns if c not in CANONICAL_COLUMNS and c not in mapped]
+    order = list(CANONICAL_COLUMNS) + mapped + others
+    # concat along columns keeps each column's array as it is (a DataFrame
+    # built from a dict copied the text columns into one block: 0.1 s a million rows).
+    prepared = pd.concat([columns[name] for name in order], axis=1, keys=pd.Index(order, dtype=table.columns.dtype))
+    return prepared.set_axis(pd.RangeIndex(len(prepared)))
+
+
+def _match(column: pd.Series, vocabulary: Vocabulary, *, field: str,
+           allow_missing: bool = False) -> tuple[pd.Series, list[Problem]]:
+    """:meth:`Vocabulary.match` of the trimmed cells, decided once per distinct cell.
+
+    When every distinct cell matches (or, with ``allow_missing``, is blank),
+    their canonical names are spread to the cells in numpy; otherwise the
+    whole column goes through :meth:`~Vocabulary.match`, which words the
+    problems. Matching a million regions through it cost 0.1 s.
+    """
+    encoded = _Encoded.of(column)
+    if encoded is not None:
+        cells = _python_text(encoded.values)
+        names = [vocabulary.match_one(cell) if cell is not None else None for cell in cells]
+        unknown = any(name is None and cell is not None for name, cell in zip(names, cells))
+        blank = any(cell is None for cell in cells) or (encoded.codes < 0).any()
+        if not unknown and (allow_missing or not blank):
+            values = encoded.spread(np.array(names, dtype=object), None)
+            return pd.Series(values, index=column.index, dtype=object, copy=False), []
+    return vocabulary.match(_text_repeated(column), field=field, allow_missing=allow_missing)
 
 
 def prepare_reviews(raw: pd.DataFrame) -> pd.DataFrame:
@@ -493,7 +639,10 @@ def prepare_reviews(raw: pd.DataFrame) -> pd.DataFrame:
     column per criterion) is passed through for scoring to convert.
     """
     problems: list[Problem] = []
-    table = raw.copy()
+    # Columns are replaced, never written into (``table[name] = ...`` makes a
+    # new column): a shallow copy leaves ``raw`` as it was without a second
+    # copy of 18 million rows.
+    table = raw.copy(deep=False)
     for name in ("application_id", "reviewer_id"):
         if name not in table.columns:
             problems.append(

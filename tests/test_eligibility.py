@@ -46,3 +46,25 @@ def test_no_gates_means_everyone_is_eligible():
     result = check_eligibility(apps, rubric)
     assert result.table["eligible"].tolist() == [True, True]
     assert result.table["failed_gates"].tolist() == ["", ""]
+
+
+def test_combinations_of_many_gates_as_of_few():
+    # Up to 16 gates the failed combinations are counted, past that sorted
+    # (np.unique): both number them in the same order.
+    gates = [
+        {"id": f"g{i}", "rule": f"x % {i + 2} != 0", "reason": {"fr": f"G{i}.", "en": f"G{i}."}}
+        for i in range(20)
+    ]
+    apps = pd.DataFrame({"application_id": [f"A{i}" for i in range(60)], "x": range(60)})
+
+    def table(count):
+        rubric = RUBRIC.model_copy(update={"eligibility": Rubric.model_validate(
+            {**RUBRIC.model_dump(), "eligibility": gates[:count]}).eligibility})
+        return check_eligibility(apps, rubric).table
+
+    many, few = table(20), table(16)
+    for row in range(60):
+        failed = [f"g{i}" for i in range(20) if row % (i + 2) == 0]
+        assert many.loc[row, "failed_gates"] == ";".join(failed)
+        assert few.loc[row, "failed_gates"] == ";".join(g for g in failed if int(g[1:]) < 16)
+        assert many.loc[row, "eligible"] == (not failed)

@@ -848,3 +848,24 @@ def test_rules_evaluate_on_large_tables():
     for text in texts:
         result = parse_expression(text).evaluate(table, constants)
         assert len(result) == rows and result.index.equals(table.index), text
+
+
+def test_object_text_column_as_a_string_column():
+    # Object columns of text go to Arrow in one pass: the same as astype("string").
+    cells = ["Association", None, "SARL", NAN, "  ", "جمعية"]
+    table = pd.DataFrame({"status": pd.Series(cells, dtype=object)})
+    as_string = pd.DataFrame({"status": pd.Series(cells, dtype=object).astype("string")})
+    for text in ("status in ('Association', 'جمعية')", "missing(status)", "status == 'SARL'", "lower(status)"):
+        expected = parse_expression(text).evaluate(as_string)
+        result = parse_expression(text).evaluate(table)
+        assert result.dtype == expected.dtype and result.tolist() == expected.tolist()
+    # Other object columns are inspected cell by cell, as before.
+    empty = pd.DataFrame({"status": pd.Series([None, None], dtype=object)})
+    assert run("missing(status)", empty) == [True, True]
+    with pytest.raises(InputDataError, match="mixes text, numbers"):
+        run("status == 'SARL'", pd.DataFrame({"status": pd.Series(["SARL", 3], dtype=object)}))
+
+
+def test_parsed_once_per_text():
+    assert parse_expression("score >= 60") is parse_expression("score >= 60")
+    assert parse_expression("score >= 60") == Expression("score >= 60")

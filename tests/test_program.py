@@ -81,3 +81,9 @@ def test_stage_that_does_nothing(small_program):
     edit(small_program / "program.yaml", "    eligibility: true", "    label: {fr: Rien, en: Nothing}")
     with pytest.raises(ConfigError, match="stage 'screening' does nothing"):
         load_program(small_program)
+
+
+def test_vocabularies_are_built_once(small_program):
+    program = load_program(small_program)
+    assert program.regions() is program.regions()
+    assert program.domains() is program.domains()

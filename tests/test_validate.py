@@ -1,6 +1,7 @@
 """Raw tables into canonical typed tables, every problem reported at once."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from selection.allocation import AllocationConfig
@@ -212,3 +213,119 @@ def test_plain_booleans_in_arrow_as_the_general_path(cells):
     assert problems == [] and not bad.any()
     assert values.dtype == expected.dtype == "boolean"
     assert values.equals(expected)
+
+
+ARROW_TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+
+
+def arrow_column(cells):
+    return pd.Series(pd.array(cells, dtype=ARROW_TEXT))
+
+
+@pytest.mark.parametrize(
+    "cells, fast",
+    [
+        (["45 000", None, "20000", " 30\u202f000 ", "45'000", "", "-3"], True),  # separators: in Arrow
+        (["45 000", "45000.0"], False),  # a decimal: the general path
+        (["45 000", "0x1F"], True),  # Arrow's cast, as on the general path
+        (["45 000", "douze"], False),
+    ],
+)
+def test_separated_integers_in_arrow_as_the_general_path(cells, fast):
+    from selection.validate import _by_distinct, _integer_cells, _separated_integers
+
+    column = arrow_column(cells)
+    assert (_separated_integers(pa.array(cells, pa.string())) is not None) == fast
+    numbers, problems = parse_integers(column, field="f")
+    expected, bad = _by_distinct(column, _integer_cells)
+    assert numbers.dtype == expected.dtype == "Int64"
+    assert numbers.equals(expected)
+    assert len(problems) == int(bad.sum())
+
+
+@pytest.mark.parametrize(
+    "cells, fast",
+    [
+        (["2022-03-29", " 2022-04-01 ", None, "2022-03-29", "1999-12-31"], True),  # ISO dates: in numpy
+        (["2022-03-29", "15/04/2022"], False),  # a French date: the general path
+        (["2022-03-29", ""], False),  # a blank cell
+        (["2022-02-30", "2022-03-29"], False),  # an impossible date
+        (["0999-01-01"], False),
+        (["hier", "2022-03-29"], False),
+        ([None, None], False),
+    ],
+)
+def test_iso_dates_in_numpy_as_the_general_path(cells, fast):
+    from selection.validate import _by_distinct, _date_cells, _iso_days, _parse_dates
+
+    column = arrow_column(cells)
+    assert (_iso_days(pa.array([c for c in cells if c is not None], pa.string())) is not None) == fast
+    dates, problems = _parse_dates(column, field="f")
+    expected, bad = _by_distinct(column, _date_cells)
+    assert dates.dtype == expected.dtype
+    assert dates.equals(expected)
+    assert len(problems) == int(bad.sum())
+
+
+@pytest.mark.parametrize(
+    "cells, allow_missing",
+    [
+        (["oriental", " SOUSS MASSA ", "Souss-Massa", None, "L'Oriental"], True),  # all known: spread in numpy
+        (["oriental", " SOUSS MASSA ", "Souss-Massa", "L'Oriental"], False),
+        (["oriental", None], False),  # a missing region: the problems of Vocabulary.match
+        (["oriental", "  "], False),
+        (["oriental", "Atlantis", "atlantis", "Atlantis"], True),  # unknown regions
+        ([None, None], True),
+    ],
+)
+def test_regions_matched_once_per_distinct_cell_as_by_vocabulary(program, cells, allow_missing):
+    from selection.validate import _match, _text_repeated
+
+    column = arrow_column(cells)
+    vocabulary = program.regions()
+    values, problems = _match(column, vocabulary, field="Région", allow_missing=allow_missing)
+    expected, expected_problems = vocabulary.match(_text_repeated(column), field="Région", allow_missing=allow_missing)
+    assert values.dtype == expected.dtype == object
+    assert values.tolist() == expected.tolist()
+    assert problems == expected_problems
+
+
+@pytest.mark.parametrize("cells", [["A1", " A2 ", "", None, "  ", "جمعية"], [None], []])
+def test_text_of_arrow_cells_as_of_objects(cells):
+    from selection.validate import _text
+
+    fast = _text(arrow_column(cells))
+    expected = _text(pd.Series(cells, dtype=object))
+    assert fast.dtype == expected.dtype == object
+    assert fast.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    "ids, rows",
+    [
+        (["A1", "A2", "A3"], []),  # unique: one set, nothing to report
+        (["A1", "A2", "A1"], [4]),
+        (["A1", None, "A2"], [3]),
+        ([None], [2]),
+    ],
+)
+def test_identifiers_empty_or_repeated(ids, rows):
+    from selection.validate import _check_unique_ids
+
+    problems = []
+    _check_unique_ids(pd.Series(ids, dtype=object), field="id", problems=problems)
+    assert [p.row for p in problems] == rows
+
+
+def test_prepared_table_is_the_same_from_every_storage(program):
+    rows = 40
+    cells = {
+        "N° dossier": [f"A{i}" for i in range(rows)],
+        "Organisation": [" Association ", "", None, "جمعية"] * 10,
+        "Région": ["oriental", " SOUSS MASSA ", "Souss-Massa", "L'Oriental"] * 10,
+        "Montant demandé": ["45 000", "20000", None, "30\u00a0000"] * 10,
+    }
+    frames = [pd.DataFrame(cells, dtype=object), pd.DataFrame(cells, dtype=object).astype(ARROW_TEXT)]
+    first, second = (prepare_applications(frame, program) for frame in frames)
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.dtypes) == [object, object, object, object, "Int64", object, object]
