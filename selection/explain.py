@@ -571,21 +571,29 @@ def counterfactuals(
     needed = np.full(n, np.nan)
     extra = np.full(n, -1, dtype=np.int64)
     notes = [""] * n
-    out = [i for i in range(n) if not solution.selected[i] and data.selectable[i]]
-    for i in range(n):
-        if not solution.selected[i] and not data.selectable[i]:
-            notes[i] = "cannot be selected: " + data.blocked[i][2].removeprefix("Not selected: ")
+    left_out = ~np.asarray(solution.selected, dtype=bool)
+    out = np.flatnonzero(left_out & data.selectable).tolist()
+    for i in np.flatnonzero(left_out & ~data.selectable).tolist():
+        notes[i] = "cannot be selected: " + data.blocked[i][2].removeprefix("Not selected: ")
     limit = config.explain.counterfactuals
     budget_notes = _extra_budgets(out, model, solution, extra)
-    for rank, i in enumerate(out):
+    # The candidates that get no merit: every one under rank_order, else
+    # those beyond the limit; their notes are a few distinct texts, each
+    # joined once (one by one: 1 ms a call at 2,400 candidates).
+    if model.objective_name == "rank_order":
+        computed, skipped = 0, "merit not computed under rank_order (merit moves the rank)"
+    else:
+        computed = limit
+        skipped = (f"merit not computed: only the {limit} best-ranked candidates not "
+                   "selected get one (explain.counterfactuals)")
+    joined: dict[str, str] = {}
+    for rank in range(computed, len(out)):
+        note = budget_notes[rank]
+        if note not in joined:
+            joined[note] = _join(note, skipped)
+        notes[out[rank]] = joined[note]
+    for rank, i in enumerate(out[:computed]):
         notes[i] = budget_notes[rank]
-        if model.objective_name == "rank_order":
-            notes[i] = _join(notes[i], "merit not computed under rank_order (merit moves the rank)")
-            continue
-        if rank >= limit:
-            notes[i] = _join(notes[i], f"merit not computed: only the {limit} best-ranked "
-                             "candidates not selected get one (explain.counterfactuals)")
-            continue
         status, best = model.best_with(i, config.solver)
         if status == cp_model.INFEASIBLE:
             notes[i] = _join(notes[i], "no merit would select it: no selection that includes "

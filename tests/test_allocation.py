@@ -759,3 +759,52 @@ def test_tamuri_sized_instance_is_solved_to_optimality():
         assert stats["count"] >= 2
         assert stats["money"] * 5 <= 2 * result.spend
     assert len(result.table) == 2_400
+
+
+# ---------------------------------------------------------------------------
+# Speed-ups that must not change what is computed
+# ---------------------------------------------------------------------------
+
+
+def test_model_without_camel_case_aliases_clones_and_solves():
+    from ortools.sat.python import cp_model
+
+    from selection.allocation_model import Model, solver_for
+
+    model = Model()
+    x = model.new_bool_var("x")
+    y = model.new_bool_var("y")
+    model.add(x + y <= 1)
+    model.maximize(2 * x + y)
+    copy = model.clone()
+    assert isinstance(copy, Model) and not hasattr(copy, "AddBoolOr")
+    copy.add(x == 0)  # the copy only
+    assert len(model.proto.constraints) == 1
+    solver = solver_for(SolverSettings(), proof=True)
+    assert solver.solve(copy) == cp_model.OPTIMAL and solver.objective_value == 1
+    assert solver_for(SolverSettings()).solve(model) == cp_model.OPTIMAL
+
+
+@pytest.mark.parametrize("objective", ["total_merit", "rank_order"])
+def test_notes_of_the_candidates_without_a_merit_counterfactual(objective):
+    # The notes beyond explain.counterfactuals are joined once per distinct
+    # extra-budget note: each must still read "<its budget note>; <why no merit>".
+    candidates = frame([("A", 90, 60, "N"), ("B", 80, 30, "N"), ("C", 50, 40, "S"),
+                        ("D", 40, 30, "S"), ("E", 30, 20, "S"), ("F", 20, 500, "S")])
+    config = AllocationConfig(budget=100, objective=objective, grant={"max": 100},
+                              groups=[{"column": "region", "max_money_share": 0.6}],
+                              explain={"counterfactuals": 1})
+    table = allocate(candidates, config).table.set_index("application_id")
+    skipped = ("merit not computed under rank_order (merit moves the rank)"
+               if objective == "rank_order" else
+               "merit not computed: only the 1 best-ranked candidates not selected get one "
+               "(explain.counterfactuals)")
+    out = table[~table["selected"] & (table.index != "F")]
+    assert len(out) >= 2
+    for rank, (_, row) in enumerate(out.iterrows()):
+        note = row["counterfactual_note"]
+        if objective == "total_merit" and rank < 1:
+            assert skipped not in note
+        else:
+            assert note.endswith(skipped) and note.count(skipped) == 1
+    assert table.loc["F", "counterfactual_note"].startswith("cannot be selected: ")
