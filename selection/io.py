@@ -81,7 +81,10 @@ def read_table(
         )
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        table = _read_csv(path, frozenset(categories), frozenset(numbers))
+        table = _read_utf8_csv(path, frozenset(categories), frozenset(numbers))
+        if table is not None:
+            return table  # built with its final column names and index
+        table = _read_csv(path)
     elif suffix in (".xlsx", ".xlsm"):
         table = _read_excel(path, sheet)
     elif suffix == ".parquet":
@@ -126,12 +129,8 @@ def _header(line: str) -> tuple[str, list[str]]:
     return separator, next(csv.reader([line.rstrip("\r")], delimiter=separator))
 
 
-def _read_csv(
-    path: Path, categories: frozenset[str] = frozenset(), numbers: frozenset[str] = frozenset()
-) -> pd.DataFrame:
-    table = _read_utf8_csv(path, categories, numbers)
-    if table is not None:
-        return table
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file pyarrow does not read (not UTF-8, ...), read by pandas."""
     raw = path.read_bytes()
     text, encoding = _decode(raw)
     del raw
@@ -164,8 +163,22 @@ def _read_csv(
         ) from None
 
 
+#: pyarrow's CSV blocks, parsed in parallel: half the file (one block per
+#: core), within these bounds. Larger blocks cost less per block, smaller ones
+#: share the work out better: a million applications' reviews (0.6 GB) take
+#: 2.5 s in 16 MB blocks, 3.1 s in 4 MB and 3.6 s in 64 MB. A file of one
+#: block is not split.
+_MIN_BLOCK = 1 << 22
+_MAX_BLOCK = 1 << 24
+
+
+def _block_size(size: int) -> int:
+    return min(max(size // 2, _MIN_BLOCK), _MAX_BLOCK)
+
+
 def _read_utf8_csv(path: Path, categories: frozenset[str], numbers: frozenset[str]) -> pd.DataFrame | None:
-    """The table, when its header is UTF-8 and pyarrow reads the file; else None.
+    """The table as :func:`read_table` returns it, when its header is UTF-8
+    and pyarrow reads the file; else None.
 
     pyarrow checks that every cell is UTF-8 (each byte of the file is in a
     cell, a quote, a separator or a line end), so a file it reads is one that
@@ -173,16 +186,19 @@ def _read_utf8_csv(path: Path, categories: frozenset[str], numbers: frozenset[st
     mapped, not read into memory nor decoded first: each cost a copy of it
     (0.75 GB for a million applications' reviews) and a pass.
     """
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         return None
+    block = _block_size(size)
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             end = mapped.find(b"\n")
             line = mapped[: len(mapped) if end < 0 else end].decode("utf-8-sig")
             # Without a quote after the header no value can hold a line end,
             # and pyarrow may split the file into blocks at any line end (0.1-0.2 s
-            # less for 1.8 million rows).
-            quoted = end >= 0 and mapped.find(b'"', end) >= 0
+            # less for 1.8 million rows). A file of one block is not split: no
+            # need to look.
+            quoted = size <= block or (end >= 0 and mapped.find(b'"', end) >= 0)
     except (UnicodeDecodeError, OSError, ValueError):  # not UTF-8, or a file that cannot be mapped
         return None
     if not line.strip():
@@ -190,13 +206,14 @@ def _read_utf8_csv(path: Path, categories: frozenset[str], numbers: frozenset[st
     separator, names = _header(line)
     # pandas would silently rename a repeated column ("id.1"): check the header first.
     _check_header([c.strip() for c in names], path)
+    options = {"quoted": quoted, "block_size": block, "categories": categories}
     if numbers.intersection(c.strip() for c in names):
-        table = _read_csv_arrow(path, separator, names, quoted=quoted, categories=categories, numbers=numbers)
+        table = _read_csv_arrow(path, separator, names, numbers=numbers, **options)
         if table is not None:
             return table
         # A cell of a number column is not a plain number (or the file is one
         # pyarrow refuses): read the column as text, as if not asked.
-    return _read_csv_arrow(path, separator, names, quoted=quoted, categories=categories)
+    return _read_csv_arrow(path, separator, names, **options)
 
 
 def _read_csv_arrow(
@@ -205,12 +222,14 @@ def _read_csv_arrow(
     names: list[str],
     *,
     quoted: bool,
+    block_size: int,
     categories: frozenset[str],
     numbers: frozenset[str] = frozenset(),
 ) -> pd.DataFrame | None:
-    """The table pandas would read, read by pyarrow's CSV reader; None when
-    pyarrow refuses the file (a row with another number of fields, a cell
-    not in UTF-8, ...), which pandas then reads or reports.
+    """The table pandas would read, read by pyarrow's CSV reader (column names
+    stripped, a 0..n-1 index); None when pyarrow refuses the file (a row with
+    another number of fields, a cell not in UTF-8, ...), which pandas then
+    reads or reports.
 
     pandas' C parser with ``dtype=str`` builds a Python object per cell before
     its string columns: reading 100,000 applications' reviews (1.8 million
@@ -232,7 +251,7 @@ def _read_csv_arrow(
         with pa.memory_map(str(path)) as source:  # the reader copies what it keeps
             table = pacsv.read_csv(
                 source,
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+                read_options=pacsv.ReadOptions(use_threads=True, block_size=block_size),
                 parse_options=pacsv.ParseOptions(delimiter=separator, newlines_in_values=quoted),
                 convert_options=pacsv.ConvertOptions(
                     column_types={name: column_type(name) for name in names},
@@ -246,17 +265,19 @@ def _read_csv_arrow(
     if table.column_names != names:
         return None  # pyarrow saw the header otherwise: leave the file to pandas
     text = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas' dtype=str gives
-    columns = {}
+    # Arrays, not Series: a Series per column and the frame's check of their
+    # indexes cost 0.1 ms a column, as much as the rest of its conversion.
+    columns: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns):
         if pa.types.is_float64(column.type):
             if pc.any(pc.is_nan(column)).as_py():
                 return None
             values = column.to_numpy()  # one chunk: a read-only view of Arrow's buffer
-            columns[name] = pd.Series(values if values.flags.writeable else values.copy(), copy=False)
+            columns[name.strip()] = values if values.flags.writeable else values.copy()
         elif pa.types.is_dictionary(column.type):
-            columns[name] = pd.Series(_categorical(column, text))
+            columns[name.strip()] = _categorical(column, text)
         elif pa.types.is_large_string(column.type):
-            columns[name] = pd.Series(pd.array(column, dtype=text))
+            columns[name.strip()] = pd.array(column, dtype=text)
         else:
             return None
     # Without copy=False pandas copies every column again (1.1 s for 18 million
@@ -267,23 +288,28 @@ def _read_csv_arrow(
 def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorical:
     """A dictionary-encoded column as a Categorical (missing cells: code -1).
 
-    Each chunk (a block of the file) has its own dictionary. Encoding the
-    chunks' dictionaries one after the other gives the categories in order
-    of appearance, as ``unify_dictionaries`` does, and the code of every
-    entry of each; each chunk's codes are then written once, straight into
-    an array of the width pandas keeps (int8 under 127 categories).
-    Unifying, concatenating and narrowing each made a copy of every code
-    (54 million for a million applications' reviews): 0.8 s there, 0.65 s
-    this way, most of it now hashing the million ids and pandas' check
-    that they are distinct.
+    Each chunk (a block of the file) has its own dictionary, of distinct
+    values. Encoding the chunks' dictionaries one after the other gives the
+    categories in order of appearance, as ``unify_dictionaries`` does, and
+    the code of every entry of each; each chunk's codes are then written
+    once, straight into an array of the width pandas keeps (int8 under 127
+    categories). Unifying, concatenating and narrowing each made a copy of
+    every code (54 million for a million applications' reviews): 0.8 s
+    there, 0.65 s this way, most of it now hashing the million ids and
+    pandas' check that they are distinct. A column of one chunk keeps its
+    dictionary and codes as they are (only narrowed).
     """
     chunks = column.chunks
     if not chunks:
         return pd.Categorical.from_codes([], categories=pd.Index([], dtype=text))
-    encoded = pc.dictionary_encode(pa.concat_arrays([chunk.dictionary for chunk in chunks]))
-    categories = pd.Index(pd.array(encoded.dictionary, dtype=text))
-    entry_codes = encoded.indices.to_numpy()
-    width = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(categories) < np.iinfo(t).max)
+    if len(chunks) == 1:
+        chunk = chunks[0]
+        categories = pd.Index(pd.array(chunk.dictionary, dtype=text))
+        indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
+        codes = indices.to_numpy().astype(_code_width(len(categories)))
+        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    categories, entry_codes = _joined_dictionaries([chunk.dictionary for chunk in chunks], text)
+    width = _code_width(len(categories))
     codes = np.empty(len(column), dtype=width)
     row = entry = 0
     for chunk in chunks:
@@ -294,6 +320,47 @@ def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorica
         row += len(chunk)
         entry += len(chunk.dictionary)
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+def _joined_dictionaries(dictionaries: list[pa.Array], text: pd.StringDtype) -> tuple[pd.Index, np.ndarray]:
+    """The distinct entries of the chunks' dictionaries, in order of
+    appearance, and the code of every entry of each (one after the other).
+
+    A table listed application by application gives blocks whose
+    dictionaries share at most the value one block ends and the next begins
+    with: leaving out that repeat, the entries are the categories as they
+    are, once pandas (which checks them anyway, and remembers it) finds them
+    distinct; no hashing of a million ids by Arrow too (0.25 s). Any other
+    table (values that recur from block to block, such as reviewer ids, seen
+    in the first two blocks already) is encoded by Arrow.
+    """
+    kept: list[pa.Array] = []
+    entry_codes = []
+    size, last = 0, None  # categories so far; the last of them
+    joinable = True
+    for dictionary in dictionaries:
+        if len(dictionary) == 0:
+            continue
+        repeat = dictionary[0].as_py() == last
+        entry_codes.append(np.arange(size - repeat, size - repeat + len(dictionary)))
+        piece = dictionary.slice(1) if repeat else dictionary
+        if len(kept) == 1 and pc.any(pc.is_in(piece, value_set=kept[0])).as_py():
+            joinable = False
+            break
+        kept.append(piece)
+        size += len(piece)
+        last = dictionary[-1].as_py() if len(piece) else last
+    if joinable:
+        joined = pd.Index(pd.array(pa.concat_arrays(kept) if kept else pa.array([], pa.string()), dtype=text))
+        if joined.is_unique:
+            return joined, np.concatenate(entry_codes) if entry_codes else np.empty(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(pa.concat_arrays(dictionaries))
+    return pd.Index(pd.array(encoded.dictionary, dtype=text)), encoded.indices.to_numpy()
+
+
+def _code_width(n_categories: int) -> type[np.signedinteger]:
+    """The integer type pandas keeps the codes of so many categories in."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n_categories < np.iinfo(t).max)
 
 
 def _read_excel(path: Path, sheet: str | int) -> pd.DataFrame:

@@ -210,3 +210,89 @@ def test_categorical_of_chunks_with_their_own_dictionaries():
     assert values.categories.dtype == text and values.codes.dtype == np.int8
     many = pa.chunked_array([pa.array([f"A{i}" for i in range(300)]).dictionary_encode()])
     assert _categorical(many, text).codes.dtype == np.int16  # as narrow as pandas keeps them
+
+
+def test_block_size_grows_with_the_file():
+    from selection.io import _MAX_BLOCK, _MIN_BLOCK, _block_size
+
+    assert _block_size(1) == _MIN_BLOCK
+    assert _block_size(3 * _MIN_BLOCK) == 3 * _MIN_BLOCK // 2
+    assert _block_size(1 << 40) == _MAX_BLOCK
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_files_of_several_blocks_read_as_one(tmp_path, monkeypatch, quoted):
+    # A file larger than a block is split at line ends, outside quoted values
+    # (looked for only then); a file of one block is not split.
+    import selection.io as io
+
+    comment = '"deux\nlignes"' if quoted else "une"
+    rows = "".join(f"A{i // 18},R{i % 3},c{i % 6},{i % 5},{comment if i % 7 == 0 else ''}\n" for i in range(3000))
+    path = tmp_path / "reviews.csv"
+    path.write_text("application_id,reviewer_id,criterion,score,comment\n" + rows, encoding="utf-8")
+    options = {"categories": ["application_id", "reviewer_id", "criterion"], "numbers": ["score"]}
+    whole = read_table(path, **options)
+    monkeypatch.setattr(io, "_MIN_BLOCK", 1 << 12)
+    monkeypatch.setattr(io, "_MAX_BLOCK", 1 << 12)
+    blocks = read_table(path, **options)
+    assert len(whole) == 3000
+    pd.testing.assert_frame_equal(whole, blocks)
+    assert whole["comment"][0] == ("deux\nlignes" if quoted else "une")
+    assert whole["application_id"].cat.categories.tolist() == [f"A{i}" for i in range(167)]
+
+
+def test_pyarrow_and_pandas_give_the_same_frame(tmp_path):
+    # Names stripped, a 0..n-1 index, text columns: whichever reader reads the file.
+    text = " id ,Région, montant\nA1,Béni Mellal,45 000\nA2,,20000\n"
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "latin1.csv").write_bytes(text.encode("latin-1"))  # not UTF-8: pandas reads it
+    arrow, pandas = read_table(tmp_path / "utf8.csv"), read_table(tmp_path / "latin1.csv")
+    assert list(arrow.columns) == ["id", "Région", "montant"]
+    pd.testing.assert_frame_equal(arrow, pandas)
+    assert arrow.columns.dtype == pandas.columns.dtype
+    assert isinstance(arrow.index, pd.RangeIndex) and arrow.index.equals(pd.RangeIndex(2))
+
+
+def test_categorical_of_one_chunk_keeps_its_dictionary():
+    import numpy as np
+    import pyarrow as pa
+
+    from selection.io import _categorical
+
+    cells = ["B", None, "A", "B", None, "C"]
+    column = pa.chunked_array([pa.array(cells, type=pa.string()).dictionary_encode()])
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    values = _categorical(column, text)
+    assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
+    assert list(values.categories) == ["B", "A", "C"]
+    assert values.codes.tolist() == [0, -1, 1, 0, -1, 2]
+    assert values.categories.dtype == text and values.codes.dtype == np.int8
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [["A1", "A1", "A2"], ["A2", "A3"], [None], ["A3", None, "A4", "A4"], ["A5"]],  # in runs: the dictionaries joined
+        [["A1", "A2"], ["A2"], ["A2", "A3"]],  # a block of the value the previous one ended with
+        [["A1", "A2"], ["A3", "A1"]],  # A1 again: Arrow encodes them
+        [["A1", "A2"], ["A2", "A1"]],
+        [[None], [None, None]],
+    ],
+)
+def test_categorical_of_chunks_joins_what_it_can(blocks):
+    import numpy as np
+    import pyarrow as pa
+
+    from selection.io import _categorical
+
+    column = pa.chunked_array(
+        [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
+        type=pa.dictionary(pa.int32(), pa.string()),
+    )
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    values = _categorical(column, text)
+    cells = [cell for block in blocks for cell in block]
+    expected = pd.Categorical(cells, categories=pd.Index(list(dict.fromkeys(c for c in cells if c)), dtype=text))
+    assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
+    assert values.categories.equals(expected.categories) and values.categories.dtype == text
+    assert values.codes.tolist() == expected.codes.tolist()

@@ -270,6 +270,24 @@ def test_eligible_must_be_aligned() -> None:
         run(eligible=pd.Series([True, True, True], index=[1, 2, 3]))
 
 
+@pytest.mark.parametrize(
+    "eligible",
+    [
+        pd.Series([True, None, True], dtype="boolean"),  # a nullable boolean may hold NA
+        pd.Series([True, None, True], dtype=object),
+    ],
+)
+def test_eligible_must_not_have_missing_values(eligible: pd.Series) -> None:
+    with pytest.raises(ValueError, match="missing values"):
+        run(eligible=eligible)
+
+
+def test_eligible_as_nullable_boolean_without_missing_values() -> None:
+    plain = run(eligible=pd.Series([True, False, True])).table
+    nullable = run(eligible=pd.Series([True, False, True], dtype="boolean")).table
+    pd.testing.assert_frame_equal(plain, nullable)
+
+
 # ---------------------------------------------------------------------------
 # Ranking
 
