@@ -81,6 +81,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from selection.errors import ConfigError, InputDataError, closest, did_you_mean
 
@@ -597,6 +598,16 @@ def _arrow_text(values: np.ndarray) -> pd.arrays.ArrowStringArray | None:
     return pd.arrays.ArrowStringArray(pa.chunked_array([cells.cast(pa.large_string())]))
 
 
+def _text_cells(data: Any) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow cells of a pandas ``string`` Series stored by pyarrow (no
+    copy), or None for text held otherwise. Kernels on them give what the
+    pandas methods give (those call the same kernels) without their steps:
+    a third of a text rule's time on 2,400 rows."""
+    if isinstance(data, pd.Series) and isinstance(data.dtype, pd.StringDtype) and data.dtype.storage == "pyarrow":
+        return pa.array(data.array)
+    return None
+
+
 def _bool_array(result: Any) -> Any:
     """A comparison result as numpy booleans, NA read as false."""
     if isinstance(result, pd.Series):
@@ -692,6 +703,13 @@ class _Evaluation:
         if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
             return _Value(NUMBER, series.to_numpy(dtype=float, na_value=np.nan), label)
         if isinstance(dtype, pd.StringDtype):
+            cells = _text_cells(series)
+            if cells is not None:
+                # What astype("string") makes of them (the same Arrow cells,
+                # missing as NA), without its checks: a quarter of a text rule on 2,400 rows.
+                chunks = cells if isinstance(cells, pa.ChunkedArray) else pa.chunked_array([cells])
+                text = pd.arrays.ArrowStringArray(chunks.cast(pa.large_string()))
+                return _Value(TEXT, pd.Series(text, index=series.index, copy=False), label)
             return _Value(TEXT, series.astype("string"), label)
         # Object, categorical and anything else: look at the values.
         values = series.to_numpy(dtype=object)
@@ -750,6 +768,12 @@ class _Evaluation:
         if value.kind == TEXT:
             if isinstance(value.data, str):
                 return np.bool_(blank_text and not value.data.strip())
+            cells = _text_cells(value.data)
+            if cells is not None:
+                missing = cells.is_null()
+                if blank_text:  # true or null is true: a missing cell stays missing
+                    missing = pc.or_kleene(missing, pc.equal(pc.utf8_trim_whitespace(cells), ""))
+                return np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
             mask = value.data.isna()
             if blank_text:
                 mask = mask | value.data.str.strip().eq("")
@@ -855,7 +879,14 @@ def _membership(ev: _Evaluation, left: _Value, right: _Value, negate: bool) -> A
         raise ev.fail(f"cannot look for {_what(left)} in {right.label}, a list of {of}")
     if left.kind == TEXT:
         data = left.data
-        found = data in items if isinstance(data, str) else _bool_array(data.isin(items))
+        cells = _text_cells(data)
+        if isinstance(data, str):
+            found = data in items
+        elif cells is not None:  # a missing cell is not found (and is masked below)
+            texts = pa.array([item for item in items if isinstance(item, str)], type=cells.type)
+            found = np.asarray(pc.is_in(cells, value_set=texts).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        else:
+            found = _bool_array(data.isin(items))
     else:
         found = np.isin(ev.floats(left, "in"), np.array(items, dtype=float))
     return (~np.asarray(found) if negate else found) & ~ev.missing_mask(left)
@@ -952,6 +983,18 @@ class Expression:
         """
         evaluation = _Evaluation(self, table, constants or {})
         return evaluation.series(evaluation.value(self._tree), BOOLEAN)
+
+    def evaluate_mask(self, table: pd.DataFrame, constants: Mapping[str, object] | None = None) -> np.ndarray:
+        """:meth:`evaluate_bool` as a numpy bool array (one item per row), for
+        callers that combine many rules: no Series made only to be taken apart.
+
+        >>> import pandas as pd
+        >>> parse_expression("x > 1").evaluate_mask(pd.DataFrame({"x": [1, 2]}))
+        array([False,  True])
+        """
+        evaluation = _Evaluation(self, table, constants or {})
+        truth = evaluation.truth(evaluation.value(self._tree))
+        return np.array(np.broadcast_to(np.asarray(truth, dtype=bool), (len(table),)))
 
     def evaluate_number(self, table: pd.DataFrame, constants: Mapping[str, object] | None = None) -> pd.Series:
         """A float64 number for every row (a formula), NaN where missing.

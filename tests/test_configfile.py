@@ -80,3 +80,68 @@ def test_yaml_is_never_executed():
     # The safe loader refuses python-specific tags instead of constructing objects.
     with pytest.raises(ConfigError):
         load_model_text("budget: !!python/object/apply:os.system ['true']\n", Outer, file="x.yaml")
+
+
+# --- the one-walk reader against PyYAML's constructor and the line index ----
+
+import yaml  # noqa: E402
+
+from selection import configfile  # noqa: E402
+
+
+def _reference(text):
+    """What read_yaml gave before its one-walk reader: PyYAML's data, then the lines."""
+    loader = configfile._LOADER(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    lines, problems = {}, []
+    if root is not None:
+        configfile._index_lines(root, (), lines, problems, "f.yaml")
+    return data, lines, problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, 2, 3.5, true, null, 2022-03-29]\nc:\n  d: {e: f}\n  levels:\n    1: un\n    2: deux\n",
+        "- a\n- {b: 1}\n- [c, d]\n",
+        "name: 'quoted'\nblock: |\n  two\n  lines\nempty:\nother: ~\n",
+        "base: &b {x: 1}\nfirst: *b\nsecond: *b\n",  # aliases of a mapping: PyYAML builds it
+        "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",  # a merge key: PyYAML builds it
+        "s: !!set {a, b}\nt: !!str 12\n",  # other tags
+        "? [a, b]\n: 1\n",  # a key that is not a scalar
+        "",
+        "just text\n",
+    ],
+)
+def test_one_walk_gives_pyyaml_data_and_the_lines(text):
+    try:
+        expected = _reference(text)
+    except yaml.YAMLError:
+        with pytest.raises(ConfigError):
+            configfile.read_yaml(text, file="f.yaml")
+        return
+    data, lines = configfile.read_yaml(text, file="f.yaml")
+    assert (data, lines) == expected[:2]
+    assert type(data) is type(expected[0])
+
+
+def test_one_walk_reports_repeated_keys_as_the_index_did():
+    text = "a: 1\nb:\n  c: 2\n  c: 3\na:\n  d: 4\n  d: 5\n"
+    problems = _reference(text)[2]
+    with pytest.raises(ConfigError) as caught:
+        configfile.read_yaml(text, file="f.yaml")
+    assert [(p.message, p.line, p.field) for p in caught.value.problems] == [
+        (p.message, p.line, p.field) for p in problems
+    ]
+
+
+def test_one_walk_builds_the_value_of_a_repeated_key():
+    # PyYAML builds every value before the repeated key is reported: a value
+    # it cannot build is the error reported, as before.
+    with pytest.raises(ConfigError) as caught:
+        configfile.read_yaml("a: 1\na: !unknown x\n", file="f.yaml")
+    assert caught.value.first.code == "yaml_syntax"

@@ -68,3 +68,49 @@ def test_combinations_of_many_gates_as_of_few():
         assert many.loc[row, "failed_gates"] == ";".join(failed)
         assert few.loc[row, "failed_gates"] == ";".join(g for g in failed if int(g[1:]) < 16)
         assert many.loc[row, "eligible"] == (not failed)
+
+
+# --- the result table built in numpy and Arrow -------------------------------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def _rubric(gates):
+    return Rubric.model_validate({
+        "id": "r", "title": {"fr": "R", "en": "R"},
+        "eligibility": [{"id": f"g{i}", "rule": rule, "reason": {"fr": f"F{i}", "en": f"E{i}"}}
+                        for i, rule in enumerate(gates)],
+        "criteria": [{"id": "c", "label": {"fr": "C", "en": "C"}, "weight": 1}]})
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.array(["A", "B", None], dtype=object),  # text (and a missing id): pandas' str
+        np.array([1, 2, 3], dtype=object),  # numbers kept as pandas keeps them
+        np.array(["A", 2, "C"], dtype=object),  # a mixture
+        np.array([None, None, None], dtype=object),
+        pd.array(["A", "B", "C"], dtype="str"),
+        np.array([7, 8, 9]),
+    ],
+)
+def test_ids_in_the_table_as_a_dataframe_holds_them(ids):
+    apps = pd.DataFrame({"application_id": ids, "x": [1, 5, 9]})
+    table = check_eligibility(apps, _rubric(["x > 2"])).table
+    expected = pd.DataFrame({"application_id": apps["application_id"].to_numpy()})["application_id"]
+    pd.testing.assert_series_equal(table["application_id"], expected, check_exact=True)
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 17, 63])
+def test_eligible_and_failed_gates_with_any_number_of_gates(count):
+    rng = np.random.default_rng(count)
+    apps = pd.DataFrame({"application_id": [f"A{i}" for i in range(50)], "x": rng.integers(0, 100, 50)})
+    gates = [f"x != {value}" for value in rng.integers(0, 100, count)]
+    result = check_eligibility(apps, _rubric(gates))
+    passes = np.column_stack([apps["x"] != int(rule.split()[-1]) for rule in gates]) if gates else np.ones((50, 0), bool)
+    assert result.table["eligible"].tolist() == passes.all(axis=1).tolist()
+    expected = [";".join(f"g{i}" for i in range(count) if not row[i]) for row in passes]
+    assert result.table["failed_gates"].tolist() == expected
+    assert list(result.gates.columns) == [f"g{i}" for i in range(count)]
+    assert result.gates.to_numpy().tolist() == passes.tolist()

@@ -283,7 +283,7 @@ def test_regions_matched_once_per_distinct_cell_as_by_vocabulary(program, cells,
 
     column = arrow_column(cells)
     vocabulary = program.regions()
-    values, problems = _match(column, vocabulary, field="Région", allow_missing=allow_missing)
+    values, problems, _ = _match(column, vocabulary, field="Région", allow_missing=allow_missing)
     expected, expected_problems = vocabulary.match(_text_repeated(column), field="Région", allow_missing=allow_missing)
     assert values.dtype == expected.dtype == object
     assert values.tolist() == expected.tolist()
@@ -329,3 +329,155 @@ def test_prepared_table_is_the_same_from_every_storage(program):
     first, second = (prepare_applications(frame, program) for frame in frames)
     pd.testing.assert_frame_equal(first, second)
     assert list(first.dtypes) == [object, object, object, object, "Int64", object, object]
+
+
+# --- identifiers checked in numpy, categories checked in Arrow ---------------
+
+from selection import validate  # noqa: E402
+
+
+def _arrow_ids(ids):
+    return pa.array(ids, type=pa.large_string())
+
+
+@pytest.mark.parametrize(
+    ("ids", "distinct"),
+    [
+        (["A1", "A2", "A3"], True),
+        (["TAM-B-0000001", "TAM-B-0000002"], True),  # two words per id
+        (["TAM-B-0000001", "TAM-B-0000001"], False),  # repeated
+        (["TAM-C-0000001", "TAM-B-0000001", "TAM-B-0000001"], False),  # repeated in the second word
+        (["A1", "A10"], False),  # widths differ: left to the exact check
+        (["A1", None], False),  # missing
+        (["", ""], False),  # blank
+        ([], False),
+    ],
+)
+def test_same_width_ids_are_shown_distinct_or_left_to_the_exact_check(ids, distinct):
+    assert validate._distinct_same_width(_arrow_ids(ids)) is distinct
+    assert validate._distinct_same_width(pa.array(ids, type=pa.string())) is distinct
+
+
+def test_same_width_ids_of_a_slice():
+    cells = _arrow_ids(["B1", "A1", "A2", "A1"])
+    assert validate._distinct_same_width(cells.slice(0, 3))
+    assert not validate._distinct_same_width(cells.slice(1, 3))
+
+
+def test_equal_hashes_fall_back_to_the_exact_check(program, monkeypatch):
+    # The numpy check only ever proves ids distinct; when it cannot, the
+    # exact check decides and words the problems as before.
+    table = raw(**{"N° dossier": pd.array(["A1 ", " A1"], dtype="str")})
+    with pytest.raises(InputDataError) as caught:
+        prepare_applications(table, program)
+    assert [p.message for p in caught.value.problems] == ["identifier 'A1' is used twice (first on row 2)"]
+    monkeypatch.setattr(validate, "_distinct_same_width", lambda trimmed: False)
+    assert prepare_applications(raw(), program)["application_id"].tolist() == ["A1", "A2"]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_ids_come_out_the_same_whatever_their_storage(program, dtype):
+    table = raw(**{"N° dossier": pd.array([" A1", "A2 "], dtype=dtype)})
+    ids = prepare_applications(table, program)["application_id"]
+    assert ids.dtype == object and ids.tolist() == ["A1", "A2"]
+
+
+@pytest.mark.parametrize(
+    ("categories", "kept"),
+    [(["a", "b"], True), (["a", " b"], False), (["a", ""], False), (["a", "  "], False), ([], True)],
+)
+def test_categories_with_nothing_to_trim_are_kept_as_they_are(categories, kept):
+    index = pd.Index(pd.array(categories, dtype="str"))
+    assert validate._trimmed_already(index) is kept
+    assert not validate._trimmed_already(pd.Index(categories, dtype=object))
+
+
+def test_categorical_reviews_trimmed_as_before():
+    categories = pd.Index(pd.array(["A1", " A2", "  "], dtype="str"))
+    ids = pd.Categorical.from_codes([0, 1, 2, 1], categories=categories)
+    reviews = pd.DataFrame({"application_id": ids, "reviewer_id": pd.Categorical(["r1"] * 4),
+                            "criterion": ["c"] * 4, "score": [1.0, 2.0, 3.0, 4.0]})
+    prepared = prepare_reviews(reviews)
+    assert prepared["application_id"].tolist()[:2] == ["A1", "A2"] and pd.isna(prepared["application_id"][2])
+    assert prepared["reviewer_id"] is not reviews["reviewer_id"] or prepared["reviewer_id"].tolist() == ["r1"] * 4
+    assert prepared["score"].dtype == "float64" and prepared["score"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+# --- the table for rules: the same values, text kept in Arrow -----------------
+
+from selection.eligibility import check_eligibility  # noqa: E402
+from selection.validate import prepare_applications_for_rules  # noqa: E402
+
+
+def _arrow_raw(**overrides):
+    table = raw(**overrides)
+    return table.astype({name: "str" for name in table.columns})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"Organisation": ["  Association Amal ", "   "]},  # trimmed; blank is missing
+        {"Région": ["L'Oriental", "souss massa"]},
+    ],
+)
+def test_table_for_rules_holds_the_same_values(program, overrides):
+    names = {"application_id", "organisation", "region", "domain", "summary", "requested_amount"}
+    table, for_rules = prepare_applications_for_rules(_arrow_raw(**overrides), program, names)
+    pd.testing.assert_frame_equal(table, prepare_applications(_arrow_raw(**overrides), program))
+    assert list(for_rules.columns) == list(table.columns)
+    for name in table.columns:
+        if for_rules[name].dtype == "str" and table[name].dtype == object:
+            assert name in names
+            expected = [None if pd.isna(v) else v for v in table[name]]
+            assert [None if pd.isna(v) else v for v in for_rules[name]] == expected
+        else:
+            assert for_rules[name] is table[name] or for_rules[name].equals(table[name])
+    assert for_rules["region"].dtype == "str"  # matched in Arrow
+    rubric = program.rubric
+    assert check_eligibility(for_rules, rubric, program.constants).table.equals(
+        check_eligibility(table, rubric, program.constants).table
+    )
+
+
+def test_table_for_rules_of_python_strings_is_the_table(program):
+    table, for_rules = prepare_applications_for_rules(raw().astype(object), program, {"organisation"})
+    assert for_rules is table
+
+
+def test_table_for_rules_of_an_unknown_region_raises_as_before(program):
+    with pytest.raises(InputDataError) as caught:
+        prepare_applications_for_rules(_arrow_raw(**{"Région": ["oriental", "Atlantis"]}), program, {"region"})
+    with pytest.raises(InputDataError) as before:
+        prepare_applications(_arrow_raw(**{"Région": ["oriental", "Atlantis"]}), program)
+    assert caught.value.problems == before.value.problems
+
+
+def test_matched_regions_in_arrow_are_the_matched_names(program):
+    from selection.validate import _match
+
+    column = pd.Series(["oriental", None, "SOUSS MASSA", "oriental"], dtype="str")
+    values, problems, cells_of = _match(column, program.regions(), field="Région", allow_missing=True)
+    assert problems == [] and cells_of().to_pylist() == values.tolist()
+
+
+@pytest.mark.parametrize(
+    "index",
+    [pd.RangeIndex(2), pd.RangeIndex(2, name="n"), pd.Index([0, 1]), pd.Index([5, 9]), pd.RangeIndex(1, 3)],
+)
+def test_prepared_rows_are_numbered_from_zero_whatever_the_index(program, index):
+    apps = prepare_applications(raw().set_axis(index), program)
+    assert type(apps.index) is pd.RangeIndex and apps.index.equals(pd.RangeIndex(2)) and apps.index.name is None
+
+
+def test_table_for_rules_of_a_text_column_typed_again(small_program):
+    # A canonical text column typed as a number is a number in both tables.
+    path = small_program / "program.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\ntypes:\n  organisation: int\n", encoding="utf-8")
+    program = load_program(small_program)
+    table, for_rules = prepare_applications_for_rules(
+        _arrow_raw(Organisation=["12", "13"]), program, {"organisation", "region"}
+    )
+    assert str(table["organisation"].dtype) == str(for_rules["organisation"].dtype) == "Int64"
+    assert for_rules["organisation"].tolist() == [12, 13]

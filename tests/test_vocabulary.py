@@ -60,3 +60,11 @@ def test_missing_allowed_for_optional_columns():
 def test_alias_shared_by_two_names_is_refused():
     with pytest.raises(ConfigError, match="is also a spelling of"):
         Vocabulary({"A": ["x"], "B": ["X"]})
+
+
+def test_fold_gives_the_same_answer_again_and_for_non_text():
+    from selection.vocabulary import fold
+
+    assert fold("Béni-Mellal") == fold("Béni-Mellal") == "beni mellal"
+    assert fold(2022) == "2022"
+    assert fold("ـالشرق") == fold("الشرق")  # tatweel folded, cached or not
