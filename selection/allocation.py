@@ -57,7 +57,8 @@ from selection.explain import (
     counterfactuals,
     explain_infeasible,
     price_of_balance,
-    reasons,
+    reason_columns,
+    str_column,
 )
 
 __all__ = [
@@ -263,18 +264,16 @@ def allocate(
     balance = price_of_balance(model, solution) if with_costs else None
     compare = small if explain.compare_objectives is None else explain.compare_objectives
     comparisons = compare_objectives(data, config, solution, currency) if compare else None
-    why = reasons(data, config, solution, currency, config.objective)
+    why = reason_columns(data, config, solution, currency, config.objective)
     table = pd.DataFrame(
         {
             "application_id": pd.Series(data.ids, dtype=object),
             "selected": pd.Series(solution.selected, dtype=bool),
             "amount": pd.Series(solution.amount, dtype=np.int64),
-            "reason": [r[0] for r in why],
-            "reason_fr": [r[1] for r in why],
-            "reason_en": [r[2] for r in why],
+            **why,
             "merit_needed": pd.Series(merit_needed, dtype=float),
             "extra_budget": pd.Series(extra, dtype="Int64").mask(extra < 0),
-            "counterfactual_note": notes,
+            "counterfactual_note": str_column(notes),
         }
     )
 

@@ -30,6 +30,8 @@ __all__ = [
     "Constraint", "Solution", "Model", "AllocationModel", "solver_for", "proportional_amounts",
 ]
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # an open side of a linear constraint
+
 Key = tuple  # a readable key of a constraint group, e.g. ("group", 0, "Souss-Massa", "min_count")
 
 
@@ -551,18 +553,32 @@ class AllocationModel:
     def _linear_rows(self) -> None:
         """Write the rows of the form into the model, each enforced by the
         literal of its constraint group (one weighted sum each)."""
+        x_index = np.array([x.index for x in self.x_list], dtype=np.int64)
         for k, row in enumerate(self.form):
             c = row.constraint
             on = self._enforce(c.key, c.field, c.text, balance=c.balance, soft=c.soft)
             nonzero = np.flatnonzero(row.x)
-            expression = cp_model.LinearExpr.weighted_sum(
-                [self.x_list[p] for p in nonzero], row.x[nonzero].tolist()
-            ) if len(nonzero) else 0
+            terms = (x_index[nonzero].tolist(), row.x[nonzero].tolist())
             if row.slack:
                 v = self.model.new_int_var(0, row.top, f"v{c.key}")
                 self.penalties.append((row.penalty, v))
                 self.slack_of[k] = v
-                expression = expression + row.slack * v
+                terms[0].append(v.index)
+                terms[1].append(row.slack)
+            if len(nonzero):
+                # Written into the proto in bulk: the constraint model.add
+                # writes from the weighted sum (terms in this order, the
+                # open side at the int64 limit), without its Python
+                # expression objects (84 models a sweep of 50 budgets).
+                proto = self.model.proto.constraints.add()
+                proto.enforcement_literal.append(on.index)
+                proto.linear.vars.extend(terms[0])
+                proto.linear.coeffs.extend(terms[1])
+                proto.linear.domain.extend([INT64_MIN, row.high] if row.low is None
+                                           else [row.low, INT64_MAX])
+                self.form_index[k] = len(self.model.proto.constraints) - 1
+                continue
+            expression = row.slack * v if row.slack else 0
             if row.low is not None:
                 ct = self.model.add(expression >= row.low).only_enforce_if(on)
             else:
@@ -1069,9 +1085,7 @@ class AllocationModel:
             tie_break = "RANK_POINTS"
         elif xs and tie_break == "OPTIMAL":
             other = held()
-            chosen = [var for var, v in zip(xs, values) if v]
-            rest = [var for var, v in zip(xs, values) if not v]
-            other.add(sum(1 - var for var in chosen) + sum(rest) >= 1)
+            _add_other(other, xs, values)
             solver = self.solver(settings, presolve=presolve, proof=True)
             unique = solver.solve(other)
             solves += 1
@@ -1187,6 +1201,22 @@ def maximize(model: cp_model.CpModel, expression) -> None:
     objective.coeffs.extend([-coeff for coeff in flat.coeffs])
     objective.offset = -flat.offset
     objective.scaling_factor = -1.0
+
+
+def _add_other(model: cp_model.CpModel, variables: list[cp_model.IntVar],
+               values: list[int]) -> None:
+    """Require a 0/1 vector other than ``values``: ``sum(1 - x for the ones) +
+    sum(x for the zeros) >= 1``, written into the proto in bulk. It is the
+    constraint ``model.add`` writes from that sum (checked term by term on
+    random vectors): its terms merged by variable index, coefficient -1 for
+    the ones and 1 for the zeros, the constants moved to the bound."""
+    index = np.array([var.index for var in variables], dtype=np.int64)
+    order = np.argsort(index, kind="stable")
+    ones = np.asarray(values, dtype=bool)
+    linear = model.proto.constraints.add().linear
+    linear.vars.extend(index[order].tolist())
+    linear.coeffs.extend(np.where(ones, -1, 1)[order].tolist())
+    linear.domain.extend([1 - int(ones.sum()), INT64_MAX])
 
 
 def _values(solver: cp_model.CpSolver, variables: list[cp_model.IntVar]) -> list[int]:

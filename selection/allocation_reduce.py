@@ -16,7 +16,8 @@ and the bounds::
 where ``row_r(y_r)`` is ``y_r hi_r`` when ``y_r > 0`` and ``y_r lo_r`` when
 ``y_r < 0`` (a multiplier whose side is unbounded is set to 0). This holds
 whatever ``y`` is, so ``y`` may come from an approximate LP solver (PDLP
-here): a poor ``y`` only weakens the bound. Rows that are not linear, or
+here, or GLOP over part of the columns: below): a poor ``y`` only weakens
+the bound. Rows that are not linear, or
 that are enforced by a literal that is not fixed to 1, are left out: a
 relaxation only makes ``U`` larger, so the bound stays valid.
 
@@ -35,6 +36,19 @@ condition after solving ``R``; when it fails, the feasible selection ``R``
 gave is a proven ``lower`` for a second, larger ``R`` (which then satisfies
 the condition by construction, since it contains that selection), or the
 full model is solved.
+
+The multipliers. They are the LP's optimal duals, found by column
+generation when the stage is large (:func:`_generated_duals`): the LP has
+a few rows and one column per candidate, and at its optimum all but a few
+columns sit at a bound. GLOP solves it over about 200 columns (the others
+held at the bound their reduced cost points to), and the columns whose
+reduced cost then disagrees with the bound they are held at join the
+solved ones, until none does: the duals are then optimal for the whole LP
+(each held column satisfies the optimality condition of its bound). At
+2,400 candidates, 1 or 2 rounds of 2 ms instead of 14 ms for PDLP over
+every column (issue 5). When it does not settle within a few rounds,
+PDLP over every column gives them. Any multipliers give a valid bound (above),
+so neither way can make a fixing wrong; better ones fix more.
 
 Floating point. ``U`` and ``d`` are computed in float64; a fixing is made
 only when ``U - |d_j|`` is below ``lower`` by more than a margin of ``1e-9``
@@ -74,14 +88,14 @@ LpRow = tuple[np.ndarray, np.ndarray, float, float]
 def lp_bound(objective: np.ndarray, low: np.ndarray, high: np.ndarray, rows: list[LpRow], *,
              time_limit: float) -> LpBound | None:
     """The Lagrangian bound of ``objective`` (maximised) over the columns'
-    bounds and these rows, with multipliers from PDLP; None when there is no
+    bounds and these rows, with the LP's duals as multipliers (column
+    generation with GLOP on large stages, else PDLP); None when there is no
     row or the LP solver returns no multipliers."""
     if not rows:
         return None
     # Imported here: scipy.sparse and the LP wrapper add 0.3 s to every
     # command's start-up, and only large stages need them.
     import scipy.sparse as sp
-    from ortools.linear_solver.python import model_builder_helper as mbh
 
     n = len(objective)
     matrix = sp.csr_matrix(
@@ -93,18 +107,16 @@ def lp_bound(objective: np.ndarray, low: np.ndarray, high: np.ndarray, rows: lis
     row_low = np.array([r[2] for r in rows], dtype=float)
     row_high = np.array([r[3] for r in rows], dtype=float)
     c = np.asarray(objective, dtype=float)
+    low, high = low.astype(float), high.astype(float)
+    limit = max(float(time_limit), 0.1)
 
-    builder = mbh.ModelBuilderHelper()
-    # Minimise -c: the LP solvers' convention.
-    builder.fill_model_from_sparse_data(low.astype(float), high.astype(float), -c,
-                                        row_low, row_high, matrix)
-    solver = mbh.ModelSolverHelper("pdlp")
-    solver.set_time_limit_in_seconds(max(float(time_limit), 0.1))
-    solver.solve(builder)
-    if not solver.has_solution():
+    y = None
+    if n >= GENERATE_FROM:
+        y = _generated_duals(c, low, high, matrix, row_low, row_high, limit)
+    if y is None:
+        y = _duals("pdlp", c, low, high, matrix, row_low, row_high, limit)
+    if y is None:
         return None
-    # Multipliers of the maximisation: the negated duals of the minimisation.
-    y = -np.asarray(solver.dual_values(), dtype=float)
     y[~np.isfinite(y)] = 0.0
     y[(y > 0) & ~np.isfinite(row_high)] = 0.0
     y[(y < 0) & ~np.isfinite(row_low)] = 0.0
@@ -118,6 +130,88 @@ def lp_bound(objective: np.ndarray, low: np.ndarray, high: np.ndarray, rows: lis
     if not np.isfinite(upper) or not np.isfinite(scale):
         return None
     return LpBound(upper=upper, reduced=reduced, margin=1e-9 * float(scale) + 1e-6)
+
+
+def _duals(solver_name: str, c: np.ndarray, low: np.ndarray, high: np.ndarray, matrix,
+           row_low: np.ndarray, row_high: np.ndarray, time_limit: float) -> np.ndarray | None:
+    """The multipliers of ``max c·x`` over these rows and column bounds
+    from one LP solve (None without an optimal solution)."""
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    builder = mbh.ModelBuilderHelper()
+    # Minimise -c: the LP solvers' convention.
+    builder.fill_model_from_sparse_data(low, high, -c, row_low, row_high, matrix)
+    solver = mbh.ModelSolverHelper(solver_name)
+    solver.set_time_limit_in_seconds(time_limit)
+    solver.solve(builder)
+    if solver_name == "pdlp":
+        # PDLP's duals are approximate (any multipliers give a valid bound).
+        if not solver.has_solution():
+            return None
+    elif solver.status() != mbh.SolveStatus.OPTIMAL:
+        return None
+    # Multipliers of the maximisation: the negated duals of the minimisation.
+    y = -np.asarray(solver.dual_values(), dtype=float)
+    return y if solver_name == "pdlp" or np.isfinite(y).all() else None
+
+
+#: Column generation (:func:`_generated_duals`) from this many columns on
+#: (below, PDLP over every column is as fast).
+GENERATE_FROM = 1_000
+#: Columns in the first sample LP, and columns solved in the first round.
+SAMPLE_COLUMNS = 300
+OPEN_COLUMNS = 200
+#: Rounds of column generation before giving up (PDLP then).
+ROUNDS = 6
+
+
+def _generated_duals(c: np.ndarray, low: np.ndarray, high: np.ndarray, matrix,
+                     row_low: np.ndarray, row_high: np.ndarray,
+                     time_limit: float) -> np.ndarray | None:
+    """Optimal LP duals by column generation with GLOP (see the module's
+    docstring), or None when the rounds do not settle.
+
+    Start: the LP over every k-th column, its row bounds scaled by the
+    share of columns it has, gives multipliers close to the optimal ones;
+    the ``OPEN_COLUMNS`` columns (a twelfth of them on larger stages) with
+    the smallest absolute reduced cost under them are solved, the others held at the bound their reduced cost points to
+    (upper when positive). Each round solves the LP over the open columns,
+    the held ones as constants in the rows; a held column whose reduced
+    cost under the new duals has the wrong sign (positive at its lower
+    bound, negative at its upper bound) is opened. The open set only
+    grows, so each round's LP is a relaxation of the last, and when no
+    held column is wrong, the round's primal solution and duals satisfy
+    the optimality conditions of the whole LP. The result is deterministic
+    (GLOP, stable sorts, fixed data).
+    """
+    n = len(c)
+    columns = matrix.tocsc()
+    sample = np.arange(0, n, max(1, n // SAMPLE_COLUMNS))
+    share = len(sample) / n
+    y = _duals("glop", c[sample], low[sample], high[sample], columns[:, sample],
+               row_low * share, row_high * share, time_limit)
+    if y is None:
+        return None
+    d = c - matrix.T @ y
+    free = np.zeros(n, dtype=bool)
+    free[np.argsort(np.abs(d), kind="stable")[:max(OPEN_COLUMNS, n // 12)]] = True
+    at_high = d > 0
+    held_value = np.where(at_high, high, low)
+    tolerance = 1e-9 * (float(np.abs(c).max(initial=0.0)) + 1.0)
+    for _ in range(ROUNDS):
+        held = ~free
+        constant = matrix @ np.where(held, held_value, 0.0)
+        solved = np.flatnonzero(free)
+        y = _duals("glop", c[solved], low[solved], high[solved], columns[:, solved],
+                   row_low - constant, row_high - constant, time_limit)
+        if y is None:
+            return None
+        d = c - matrix.T @ y
+        wrong = held & np.where(at_high, d < -tolerance, d > tolerance)
+        if not wrong.any():
+            return y
+        free |= wrong
+    return None
 
 
 def domains(proto, booleans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -130,3 +130,48 @@ def test_the_bound_read_from_the_model_agrees_with_the_form():
 def test_reduce_setting_is_validated():
     with pytest.raises(Exception, match="'auto', 'always' or 'never'"):
         AllocationConfig(solver={"reduce": "sometimes"})
+
+
+def test_column_generation_gives_the_lp_optimum(monkeypatch):
+    """From GENERATE_FROM candidates on, the multipliers come from column
+    generation over a few hundred columns: the optimal LP duals, so the
+    bound is the LP optimum (PDLP over every column gives it to its
+    precision, from above), and the answer is the whole model's."""
+    candidates = synthetic(2_400, seed=5)
+    config = AllocationConfig(**CONFIGS["regions"] | {"budget": 12_000_000},
+                              explain=EXPLAIN_OFF)
+    data = prepare(candidates, config, {}, "MAD")
+    generated = []
+    original = allocation_reduce._generated_duals
+
+    def spy(*args):
+        y = original(*args)
+        generated.append(y is not None)
+        return y
+
+    monkeypatch.setattr(allocation_reduce, "_generated_duals", spy)
+    bound, _ = AllocationModel(data, config, build=False)._lp_bound(config.solver)
+    assert generated == [True]
+    monkeypatch.setattr(allocation_reduce, "GENERATE_FROM", 10**9)
+    pdlp, _ = AllocationModel(data, config, build=False)._lp_bound(config.solver)
+    assert bound.upper <= pdlp.upper + 1e-6 * abs(pdlp.upper)
+    assert bound.upper == pytest.approx(pdlp.upper, rel=1e-6)
+    monkeypatch.undo()
+
+    reduced = allocate(candidates, forced(config, "auto"))
+    whole = allocate(candidates, forced(config, "never"))
+    pd.testing.assert_frame_equal(reduced.table, whole.table)
+    assert reduced.tie_break == whole.tie_break == "OPTIMAL"
+
+
+def test_column_generation_that_does_not_settle_falls_back_to_pdlp(monkeypatch):
+    candidates = synthetic(1_200, seed=5)
+    config = AllocationConfig(**CONFIGS["regions"], explain=EXPLAIN_OFF)
+    data = prepare(candidates, config, {}, "MAD")
+    first, _ = AllocationModel(data, config, build=False)._lp_bound(config.solver)
+    monkeypatch.setattr(allocation_reduce, "ROUNDS", 0)  # never settles
+    fallback, _ = AllocationModel(data, config, build=False)._lp_bound(config.solver)
+    assert fallback.upper == pytest.approx(first.upper, rel=1e-6)
+    reduced = allocate(candidates, forced(config, "auto"))
+    whole = allocate(candidates, forced(config, "never"))
+    pd.testing.assert_frame_equal(reduced.table, whole.table)
