@@ -808,3 +808,26 @@ def test_notes_of_the_candidates_without_a_merit_counterfactual(objective):
         else:
             assert note.endswith(skipped) and note.count(skipped) == 1
     assert table.loc["F", "counterfactual_note"].startswith("cannot be selected: ")
+
+
+def test_bulk_written_constraints_are_the_ones_model_add_writes():
+    """_add_other writes the uniqueness constraint of the tie-break into the
+    proto in bulk: the same proto as ``model.add`` of the sum."""
+    import random
+
+    from ortools.sat.python import cp_model
+
+    from selection.allocation_model import _add_other
+
+    base = cp_model.CpModel()
+    every = [base.new_bool_var(f"x{i}") for i in range(300)]
+    rng = random.Random(3)
+    for _ in range(50):
+        xs = rng.sample(every, rng.randint(1, 250))
+        values = [rng.randint(0, 1) for _ in xs]
+        by_add, in_bulk = base.clone(), base.clone()
+        chosen = [x for x, v in zip(xs, values) if v]
+        rest = [x for x, v in zip(xs, values) if not v]
+        by_add.add(sum(1 - x for x in chosen) + sum(rest) >= 1)
+        _add_other(in_bulk, xs, values)
+        assert str(in_bulk.proto) == str(by_add.proto)
