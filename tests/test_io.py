@@ -190,6 +190,22 @@ def test_tables_read_are_the_callers_to_change(tmp_path):
     assert read_table(path, numbers=["score"])["score"].tolist() == [4.0, 2.5]
 
 
+def _categorical_of_blocks(blocks):
+    """What io makes of a column pyarrow read in these blocks (one dictionary
+    per block, missing cells as nulls): (the Categorical, its cells, its text dtype)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from selection.io import _categorical
+
+    column = pa.chunked_array(
+        [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
+        type=pa.dictionary(pa.int32(), pa.string()),
+    )
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    return _categorical(column, text), [cell for block in blocks for cell in block], text
+
+
 def test_categorical_of_chunks_with_their_own_dictionaries():
     # As pyarrow reads a large file: one dictionary per block, missing cells as nulls.
     import numpy as np
@@ -198,13 +214,7 @@ def test_categorical_of_chunks_with_their_own_dictionaries():
     from selection.io import _categorical
 
     blocks = [["A1", "A1", None, "A2"], [], ["A2", "A3", None], ["A3", "A1", "A4"]]
-    column = pa.chunked_array(
-        [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
-        type=pa.dictionary(pa.int32(), pa.string()),
-    )
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    values = _categorical(column, text)
-    cells = [cell for block in blocks for cell in block]
+    values, cells, text = _categorical_of_blocks(blocks)
     assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
     assert list(values.categories) == ["A1", "A2", "A3", "A4"]  # in order of appearance
     assert values.categories.dtype == text and values.codes.dtype == np.int8
@@ -280,18 +290,7 @@ def test_categorical_of_one_chunk_keeps_its_dictionary():
     ],
 )
 def test_categorical_of_chunks_joins_what_it_can(blocks):
-    import numpy as np
-    import pyarrow as pa
-
-    from selection.io import _categorical
-
-    column = pa.chunked_array(
-        [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
-        type=pa.dictionary(pa.int32(), pa.string()),
-    )
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    values = _categorical(column, text)
-    cells = [cell for block in blocks for cell in block]
+    values, cells, text = _categorical_of_blocks(blocks)
     expected = pd.Categorical(cells, categories=pd.Index(list(dict.fromkeys(c for c in cells if c)), dtype=text))
     assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
     assert values.categories.equals(expected.categories) and values.categories.dtype == text
