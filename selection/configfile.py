@@ -47,22 +47,10 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, dict[Loc, int]]:
     Lines are 1-based. Raises ConfigError on a syntax error or a repeated key.
     """
     loader = _LOADER(text)
-    lines: dict[Loc, int] = {}
-    problems: list[Problem] = []
     try:
-        # One parse: the node tree, then the data and the lines from it in one
-        # walk (PyYAML's constructor took 2 ms for the TAMURI program and
-        # rubric); a tree the walk does not cover is built by PyYAML.
+        # One parse: the node tree (for the lines), then the data built from it.
         root = loader.get_single_node()
-        data = None
-        if root is not None:
-            try:
-                data = _Walk(loader, lines, problems, file).build(root, ())
-            except _NotPlain:
-                lines.clear()
-                problems.clear()
-                data = loader.construct_document(root)
-                _index_lines(root, (), lines, problems, file)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -76,81 +64,13 @@ def read_yaml(text: str, *, file: str) -> tuple[Any, dict[Loc, int]]:
         ) from None
     finally:
         loader.dispose()
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+    if root is not None:
+        _index_lines(root, (), lines, problems, file)
     if problems:
         raise ConfigError(problems=problems)
     return data, lines
-
-
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-
-
-class _NotPlain(Exception):
-    """A node :class:`_Walk` leaves to PyYAML: an alias of a mapping or list,
-    a merge key (``<<``), a key that is not a scalar, another tag."""
-
-
-class _Walk:
-    """The data and the line of every key and item of a YAML node tree, in
-    one walk: what PyYAML's safe constructor then :func:`_index_lines` give
-    for plain mappings, lists and scalars (scalars other than text are built
-    by the constructor)."""
-
-    def __init__(self, loader: Any, lines: dict[Loc, int], problems: list[Problem], file: str) -> None:
-        self.loader, self.lines, self.problems, self.file = loader, lines, problems, file
-        self.seen: set[int] = set()
-
-    def build(self, node: yaml.Node, loc: Loc) -> Any:
-        self.lines[loc] = node.start_mark.line + 1
-        tag = node.tag
-        if tag == _STR and isinstance(node, yaml.ScalarNode):
-            return node.value
-        if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
-        if id(node) in self.seen:  # an alias: PyYAML shares the object
-            raise _NotPlain
-        self.seen.add(id(node))
-        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
-            return [self.build(item, loc + (index,)) for index, item in enumerate(node.value)]
-        if tag != _MAP or not isinstance(node, yaml.MappingNode):
-            raise _NotPlain
-        data: dict[Any, Any] = {}
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag in (
-                "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
-            ):
-                raise _NotPlain
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            value = key if key_node.tag == _STR else self.loader.construct_object(key_node, deep=True)
-            if key in first:
-                # PyYAML keeps the last value; the lines and the error, the first.
-                self.problems.append(
-                    Problem(
-                        f"key is given twice (first on line {first[key]})",
-                        file=self.file,
-                        line=line,
-                        field=dotted(loc + (key,)),
-                        suggestion="keep one of the two",
-                        code="duplicate_key",
-                    )
-                )
-                data[value] = _Detached(self.loader, self.seen).build(value_node, ())
-                continue
-            first[key] = line
-            data[value] = self.build(value_node, loc + (key,))
-            self.lines[loc + (key,)] = line
-        return data
-
-
-class _Detached(_Walk):
-    """:class:`_Walk` of a repeated key's value, whose lines are not kept."""
-
-    def __init__(self, loader: Any, seen: set[int]) -> None:
-        super().__init__(loader, {}, [], "")
-        self.seen = seen
 
 
 def _index_lines(
