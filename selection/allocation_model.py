@@ -13,6 +13,7 @@ Objective values are integers: merit scaled by ``MERIT_SCALE`` (and, for
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -512,7 +513,9 @@ class AllocationModel:
         # money shares as exact fractions N/D:  D * part - N * whole >= 0
         # (min). A soft bound gets a violation v >= 0 that the objective pays for.
         for group in data.groups:
-            inside = self._indicator(group.members).astype(np.int64)
+            inside = np.zeros(len(self.rows), dtype=np.int64)  # _indicator, in int64
+            where = self.position[np.asarray(group.members, dtype=np.int64)]
+            inside[where[where >= 0]] = 1
             held_inside = self.held_mask[group.members]
             for name in config.groups[group.rule].bounds:
                 bound = group.bound(name)
@@ -1129,14 +1132,15 @@ class AllocationModel:
     def _fits_int64(self, scale: int) -> bool:
         """True when scale * objective + rank sum stays far within int64."""
         proto = self.model.proto
-        booleans = {x.index for x in self.x.values()}  # |x| <= 1: no domain to read
-        total = 0
-        for var, coef in zip(list(proto.objective.vars), list(proto.objective.coeffs)):
-            if var in booleans:
-                total += abs(coef)
-                continue
-            domain = proto.variables[var].domain
-            total += abs(coef) * max(abs(domain[0]), abs(domain[len(domain) - 1]))
+        variables = np.array(proto.objective.vars, dtype=np.int64)
+        coeffs = list(proto.objective.coeffs)
+        # |x| <= 1: no domain to read (the x are most terms: sorted out in
+        # numpy, their coefficients summed in Python, exactly).
+        boolean = np.isin(variables, np.array([x.index for x in self.x_list], dtype=np.int64))
+        total = sum(map(abs, itertools.compress(coeffs, boolean.tolist())))
+        for k in np.flatnonzero(~boolean).tolist():
+            domain = proto.variables[int(variables[k])].domain
+            total += abs(coeffs[k]) * max(abs(domain[0]), abs(domain[len(domain) - 1]))
         return (total + 1) * scale < 2**60
 
     def lexicographic(self, variables: list[cp_model.IntVar], values: list[int], held,
