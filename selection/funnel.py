@@ -209,7 +209,8 @@ def score_applications(
     names = {"applications": "applications table", "reviews": "reviews table", **(sources or {})}
     # The gates read the text columns they name from Arrow, as prepared: the
     # same values as in ``apps``, without converting Python strings back.
-    read = {"application_id"}.union(*(gate.expression.names for gate in program.rubric.eligibility))
+    # Scoring reads the ids and regions from there too.
+    read = {"application_id", "region"}.union(*(gate.expression.names for gate in program.rubric.eligibility))
     apps, for_rules = _from(names["applications"], lambda: prepare_applications_for_rules(applications, program, read))
     check_references(program, apps.columns)
     eligibility = check_eligibility(for_rules, program.rubric, program.constants)
@@ -217,7 +218,12 @@ def score_applications(
     scoring = _from(
         names["reviews"],
         lambda: score(
-            apps, long_reviews, program.rubric, constants=program.constants, eligible=eligibility.eligible
+            apps,
+            long_reviews,
+            program.rubric,
+            constants=program.constants,
+            eligible=eligibility.eligible,
+            text_view=for_rules,
         ),
     )
     return apps, eligibility, scoring

@@ -72,3 +72,23 @@ def test_sources_name_the_files_in_data_errors(small_program, tables):
     assert caught.value.file == "reviews.csv"
     assert caught.value.row == 2
 
+
+
+def test_scoring_reads_ids_and_regions_from_arrow_with_the_same_result(small_program, tables):
+    # score_applications hands scoring the Arrow text view of the ids and
+    # regions: the table is the one scoring the prepared table alone gives.
+    import pandas as pd
+
+    from selection.funnel import score_applications
+    from selection.scoring import score
+    from selection.validate import prepare_applications, prepare_reviews
+
+    program = selection.load_program(small_program)
+    apps, eligibility, scoring = score_applications(program, *tables)
+    assert apps["application_id"].dtype == object and apps["region"].dtype == object
+    alone = score(
+        prepare_applications(tables[0], program), prepare_reviews(tables[1]), program.rubric,
+        constants=program.constants, eligible=eligibility.eligible,
+    )
+    pd.testing.assert_frame_equal(scoring.table, alone.table, check_exact=True)
+    pd.testing.assert_frame_equal(scoring.reviews, alone.reviews)

@@ -716,8 +716,8 @@ def _outcomes_by_path(
     fast: list[bool] = []
     parse_runs = scoring._parse_runs
 
-    def spy(*args: object) -> object:
-        parsed = parse_runs(*args)
+    def spy(*args: object, **keywords: object) -> object:
+        parsed = parse_runs(*args, **keywords)
         fast.append(parsed is not None)
         return parsed
 
@@ -727,22 +727,33 @@ def _outcomes_by_path(
     for categories, numbers in (((), ()), (REVIEW_COLUMNS, ("score",))):
         table = read_table(path, categories=categories, numbers=numbers)
         used = len(fast)
-        try:
-            result = score(
-                kwargs.get("applications", make_applications(["A1", "A2", "A3", "A4"])),
-                prepare_reviews(table),
-                kwargs.get("rubric", make_rubric()),
-                eligible=kwargs.get("eligible"),
-            )
-        except InputDataError as exc:
-            outcomes.append(str(exc))
-        else:
-            outcomes.append(
-                (result.table.to_csv(), result.reviews.to_csv(), result.reviewer_stats().to_csv(),
-                 result.ignored_reviews)
-            )
+        applications = kwargs.get("applications", make_applications(["A1", "A2", "A3", "A4"]))
+        # As funnel scores them: ids and regions as Python strings, and beside
+        # them a view of the same values in Arrow. The outcome is the same.
+        as_objects = applications.astype({"application_id": object, "region": object})
+        seen = []
+        for view in (None, applications):
+            try:
+                result = score(
+                    applications if view is None else as_objects,
+                    prepare_reviews(table),
+                    kwargs.get("rubric", make_rubric()),
+                    eligible=kwargs.get("eligible"),
+                    text_view=view,
+                )
+            except InputDataError as exc:
+                seen.append(str(exc))
+            else:
+                seen.append(
+                    (result.table.to_csv(), result.reviews.to_csv(), result.reviewer_stats().to_csv(),
+                     result.ignored_reviews)
+                )
+        assert seen[0] == seen[1]
+        outcomes.append(seen[0])
         if len(fast) == used:  # _parse_runs not reached (a column check failed first)
             fast.append(False)
+        assert len(set(fast[used:])) == 1  # both scorings took the same path
+        del fast[used + 1:]  # one answer per reading
     return outcomes, fast
 
 
@@ -871,3 +882,57 @@ def test_cumcount_is_pandas_cumcount(regions: list[object]) -> None:
     values = pd.Series(regions, dtype=object)
     expected = values.groupby(values, dropna=False, sort=False).cumcount()
     assert _cumcount(values).tolist() == expected.tolist()
+    # Regions read from Arrow (the text view funnel passes) go in as their
+    # codes, missing ones -1: the same counts.
+    codes = pd.factorize(values.astype("str").array)[0]
+    assert _cumcount(codes).tolist() == expected.tolist()
+
+
+# ---------------------------------------------------------------------------
+# The text view: ids and regions read from Arrow, the same table
+
+
+def _as_objects(applications: pd.DataFrame) -> pd.DataFrame:
+    return applications.astype({"application_id": object, "region": object})
+
+
+def test_text_view_gives_the_same_table_and_ranks_in_region() -> None:
+    applications = make_applications(
+        ["E", "D", "C", "B", "A"],
+        region=["Souss-Massa", "L'Oriental", "Souss-Massa", "L'Oriental", "Souss-Massa"],
+        submitted_at=pd.to_datetime(["2022-03-01", "2022-03-02", "2022-03-01", "2022-02-01", "2022-03-01"]),
+    )
+    reviews = long_reviews({(app, "r1"): {"a": 2 if app == "B" else 3} for app in "EDCBA"})
+    without = score(_as_objects(applications), reviews, tie_rubric())
+    with_view = score(_as_objects(applications), reviews, tie_rubric(), text_view=applications)
+    pd.testing.assert_frame_equal(with_view.table, without.table, check_exact=True)
+    assert with_view.table["rank_in_region"].tolist() == [3, 1, 2, 2, 1]
+    pd.testing.assert_frame_equal(with_view.reviews, without.reviews)
+    # The table's ids are its own array: changing them leaves the view alone.
+    with_view.table.loc[0, "application_id"] = "Z"
+    assert applications["application_id"].tolist() == ["E", "D", "C", "B", "A"]
+
+
+def test_text_view_of_python_strings_is_not_read() -> None:
+    applications = _as_objects(make_applications())
+    result = score(applications, long_reviews(TOY), make_rubric(), text_view=applications)
+    pd.testing.assert_frame_equal(result.table, run().table, check_exact=True)
+
+
+def test_text_view_with_another_index_is_refused() -> None:
+    applications = make_applications()
+    view = applications.set_axis([10, 11, 12])
+    with pytest.raises(ValueError, match="'text_view' must have the same index as 'applications'"):
+        score(_as_objects(applications), long_reviews(TOY), make_rubric(), text_view=view)
+
+
+def test_text_view_ids_in_the_error_for_an_unknown_application() -> None:
+    applications = make_applications()
+    reviews = long_reviews({**TOY, ("A9", "r1"): {"a": 3, "b": 3}})
+    messages = []
+    for view in (None, applications):
+        with pytest.raises(InputDataError) as caught:
+            score(_as_objects(applications), reviews, make_rubric(), text_view=view)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "unknown application_id 'A9'" in messages[1]
