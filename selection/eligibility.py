@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from selection.expr import arrow_strings
 from selection.rubric import Rubric
 
 __all__ = ["EligibilityResult", "check_eligibility"]
@@ -43,13 +44,8 @@ def _ids(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     if column.dtype == _TEXT and pa.types.is_large_string(pa.array(column.array).type):
         return column.array  # already what a DataFrame makes of its values
     values = column.to_numpy()
-    if values.dtype == object:
-        try:
-            cells = pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            return values
-        if pa.types.is_string(cells.type) or pa.types.is_large_string(cells.type):
-            return pd.array(cells.cast(pa.large_string()), dtype=_TEXT)
+    if values.dtype == object and (cells := arrow_strings(values)) is not None:
+        return pd.array(cells.cast(pa.large_string()), dtype=_TEXT)
     return values
 
 

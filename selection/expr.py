@@ -580,20 +580,29 @@ def _names(tree: ast.expr) -> tuple[str, ...]:
 # --------------------------------------------------------------------------
 
 
-def _arrow_text(values: np.ndarray) -> pd.arrays.ArrowStringArray | None:
-    """Python strings (missing: None or NaN) as the pandas ``string`` array
-    ``astype("string")`` makes of them, built by pyarrow in one pass; None
-    when the cells are not all text or missing (numbers, true/false, no value
-    at all), which the caller then inspects.
+def arrow_strings(values: np.ndarray) -> pa.Array | None:
+    """Python strings (an object array; missing: None or NaN) as one Arrow
+    string array, built by pyarrow in one pass; None when the cells are not
+    all text or missing (numbers, true/false, no value at all).
 
-    ``astype("string")`` checked each cell in Python first: 0.3 s for a
-    column of a million summaries, four times pyarrow's conversion.
+    pandas checks each cell in Python before the same conversion
+    (``astype("string")``, a DataFrame of Python strings): 0.3 s for a column
+    of a million summaries, four times pyarrow's conversion. Gates, the
+    eligibility table and scoring use it.
     """
     try:
         cells = pa.array(values, type=None, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
         return None
-    if not pa.types.is_string(cells.type):
+    return cells if pa.types.is_string(cells.type) else None
+
+
+def _arrow_text(values: np.ndarray) -> pd.arrays.ArrowStringArray | None:
+    """Python strings as the pandas ``string`` array ``astype("string")``
+    makes of them (:func:`arrow_strings`); None when they are not all text,
+    which the caller then inspects."""
+    cells = arrow_strings(values)
+    if cells is None:
         return None
     return pd.arrays.ArrowStringArray(pa.chunked_array([cells.cast(pa.large_string())]))
 

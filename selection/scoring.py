@@ -71,6 +71,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from selection.errors import ConfigError, InputDataError, Problem, closest, did_you_mean
+from selection.expr import arrow_strings
 from selection.rubric import Criterion, Rubric
 
 __all__ = [
@@ -1068,10 +1069,12 @@ def _arrow_text(values: pd.Series | pd.Index) -> pa.Array | None:
         if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype):
             array = pa.array(values.array)
         elif values.dtype == object:
-            array = pa.array(values.to_numpy(), from_pandas=True)
+            array = arrow_strings(values.to_numpy())
         else:
             return None
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if array is None:
         return None
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()

@@ -97,9 +97,7 @@ def _text(column: pd.Series, *, keep_strings: bool = False) -> pd.Series:
         # on pyarrow strings is utf8_trim_whitespace): 3x faster on large tables.
         trimmed = pc.utf8_trim_whitespace(pa.array(text.array))
         if keep_strings:
-            blank = pc.equal(trimmed, "")
-            trimmed = pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
-            return pd.Series(pd.array(trimmed, dtype=text.dtype), index=column.index, name=column.name)
+            return pd.Series(pd.array(_blank_to_null(trimmed), dtype=text.dtype), index=column.index, name=column.name)
         return pd.Series(_python_text(trimmed), index=column.index, dtype=object, name=column.name, copy=False)
     text = text.str.strip()
     return text.mask(text.eq("")).astype(object).where(text.notna() & text.ne(""), None)
