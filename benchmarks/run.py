@@ -69,6 +69,11 @@ class Task:
     prepare: Callable[[], Callable[[], Figures | None]]
     timeout: float = 900.0  # seconds for all the runs of the worker
     max_runs: int | None = None
+    min_runs: int | None = None  # at least this many, whatever --repeat says
+    # Worker processes, taken in turns with the baseline's (ours, baseline,
+    # ours, ...) when both sides ask for more than one: a drift of the
+    # machine's speed then reaches both medians alike.
+    rounds: int = 1
     memory: str = "self"  # "self": this process; "children": the commands it runs
 
 
@@ -129,9 +134,26 @@ def _scoring_folder(size: int, work: Path) -> Path:
 
 
 WARM_UP_APPLICATIONS = 300
-# Up to three runs at every size, so that the median is a warm one (with two,
+# Three runs at the large sizes, so that the median is a warm one (with two,
 # it was the mean of the first call and a warm one); at a million, 15 s a run.
 SCORING_RUNS = 3
+# Five below 100,000 (0.05 s a run at 2,400), whatever --repeat says: the
+# first two calls of a process at a new size took up to twice the steady
+# state on our side (0.09 and 0.065 s against 0.045 at 2,400; the floor's
+# first call, about 10% more than its next), and with three runs the median
+# was often the second call.
+SMALL_SCORING_RUNS = 5
+# And below 100,000, three worker processes a side, in turns with the
+# baseline's: the floor at 2,400 is 0.01-0.02 s, and the machine's speed
+# drifted by as much between two processes a few seconds apart.
+SMALL_SCORING_ROUNDS = 3
+
+
+def _scoring_runs(size: int) -> tuple[int, int]:
+    """(runs per worker process, worker processes per side)."""
+    if size >= 100_000:
+        return SCORING_RUNS, 1
+    return SMALL_SCORING_RUNS, SMALL_SCORING_ROUNDS
 
 
 def _scoring_setup(size: int, work: Path) -> None:
@@ -177,10 +199,12 @@ def _read_validate_score(size: int, work: Path) -> Case:
         call(_scoring_folder(WARM_UP_APPLICATIONS, work))  # the same warm-up as ours
         return call
 
-    runs = SCORING_RUNS
+    runs, rounds = _scoring_runs(size)
     return Case(
-        ours=Task("read + validate + eligibility + score", f"score:{size}", ours, max_runs=runs),
-        baseline=Task("pandas.read_csv of the two files", f"read_csv:{size}", floor, max_runs=runs),
+        ours=Task("read + validate + eligibility + score", f"score:{size}", ours,
+                  max_runs=runs, min_runs=runs, rounds=rounds),
+        baseline=Task("pandas.read_csv of the two files", f"read_csv:{size}", floor,
+                      max_runs=runs, min_runs=runs, rounds=rounds),
         note="6 criteria x 3 reviewers: 18 review rows per application",
     )
 
@@ -491,13 +515,35 @@ def _worker(row_name: str, size: int, side: str, work: Path, runs: int, out: Pat
     case = row.case(size, work)
     task = case.ours if side == "ours" else case.baseline
     try:
-        measurement = _measure(task, min(runs, task.max_runs or runs))
+        measurement = _measure(task, max(min(runs, task.max_runs or runs), task.min_runs or 1))
     except ModuleNotFoundError as exc:  # an optional baseline: say so in the row
         measurement = Measurement(
             label=task.label,
             error=f"not run: {exc.name} is not installed (pip install -e '.[bench]')",
         )
     out.write_text(json.dumps(asdict(measurement)))
+
+
+def _combined(parts: Sequence[Measurement]) -> Measurement:
+    """One measurement of several worker processes: the median of all their
+    runs, the highest peak; the first error, if any."""
+    if len(parts) == 1:
+        return parts[0]
+    failed = next((m for m in parts if m.error), None)
+    if failed is not None:
+        return failed
+    times = [t for m in parts for t in m.times_s]
+    before = [m.rss_before_mib for m in parts if m.rss_before_mib is not None]
+    peaks = [m.peak_rss_mib for m in parts if m.peak_rss_mib is not None]
+    return Measurement(
+        label=parts[0].label,
+        runs=len(times),
+        median_s=statistics.median(times),
+        times_s=times,
+        peak_rss_mib=max(peaks) if peaks else None,
+        rss_before_mib=min(before) if before else None,
+        figures=parts[0].figures,
+    )
 
 
 def _run_in_subprocess(row: Row, size: int, side: str, task: Task, work: Path, runs: int) -> Measurement:
@@ -657,12 +703,19 @@ def run(
                     echo(f"  setting up {row.name} at {size:,}")
                     row.setup(size, work_dir)
                 case = row.case(size, work_dir)
-                measured = []
-                for side, task in (("ours", case.ours), ("baseline", case.baseline)):
-                    if task.key not in done:
-                        echo(f"  {row.name} {size:,}: {task.label}")
-                        done[task.key] = _run_in_subprocess(row, size, side, task, work_dir, repeat)
-                    measured.append(done[task.key])
+                sides = (("ours", case.ours), ("baseline", case.baseline))
+                rounds = min(task.rounds for _, task in sides)
+                parts: dict[str, list[Measurement]] = {}
+                for turn in range(rounds):
+                    for side, task in sides:
+                        if task.key not in done:
+                            echo(f"  {row.name} {size:,}: {task.label}"
+                                 + (f" ({turn + 1} of {rounds})" if rounds > 1 else ""))
+                            parts.setdefault(task.key, []).append(
+                                _run_in_subprocess(row, size, side, task, work_dir, repeat))
+                for key, measurements in parts.items():
+                    done[key] = _combined(measurements)
+                measured = [done[task.key] for _, task in sides]
                 record = _record(row, size, case, *measured)
                 records.append(record)
                 echo(markdown([record]).splitlines()[-1])

@@ -96,3 +96,28 @@ def test_an_unknown_row_prefix_is_refused():
     )
     assert completed.returncode != 0
     assert "no row starts with 'nothing-like-this'" in completed.stderr
+
+
+def test_scoring_runs_in_turns_at_small_sizes(bench, quick):
+    _, results = quick
+    runs, rounds = bench._scoring_runs(300)
+    assert rounds > 1
+    for record in results["rows"]:
+        if record["row"] == "score" and record["size"] < 100_000:
+            # --repeat 1 does not cut them: the median needs the warm runs.
+            assert record["runs"] == record["baseline_runs"] == runs * rounds
+            assert len(record["ours"]["times_s"]) == runs * rounds
+
+
+def test_worker_processes_combine_into_one_measurement(bench):
+    first = bench.Measurement(label="x", runs=2, median_s=0.15, times_s=[0.1, 0.2],
+                              peak_rss_mib=100.0, rss_before_mib=90.0, figures={"n": 1})
+    second = bench.Measurement(label="x", runs=3, median_s=0.4, times_s=[0.3, 0.4, 0.5],
+                               peak_rss_mib=120.0, rss_before_mib=80.0, figures={"n": 1})
+    both = bench._combined([first, second])
+    assert both.runs == 5 and both.times_s == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert both.median_s == 0.3  # of every run, not of the two medians (0.275)
+    assert (both.peak_rss_mib, both.rss_before_mib, both.figures) == (120.0, 80.0, {"n": 1})
+    failed = bench.Measurement(label="x", error="did not finish in 1 s")
+    assert bench._combined([first, failed]).error == "did not finish in 1 s"
+    assert bench._combined([first]) is first
