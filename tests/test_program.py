@@ -87,3 +87,26 @@ def test_vocabularies_are_built_once(small_program):
     program = load_program(small_program)
     assert program.regions() is program.regions()
     assert program.domains() is program.domains()
+
+
+def test_inputs_are_read_together_and_problems_come_in_file_order(small_program):
+    from selection.errors import InputDataError
+    from selection.runner import read_inputs
+
+    program = load_program(small_program)
+    inputs = read_inputs(program)
+    assert list(inputs.paths) == ["program", "rubric", "applications", "reviews"]
+    assert len(inputs.applications) and len(inputs.reviews)
+    assert str(inputs.reviews["application_id"].dtype) == "category"
+    # A problem in the reviews (read in a thread) reaches the caller as it is.
+    reviews = inputs.paths["reviews"]
+    reviews.write_text('application_id,reviewer_id\n"A,R1\n', encoding="utf-8")
+    with pytest.raises(InputDataError) as caught:
+        read_inputs(program)
+    assert caught.value.problems[0].file == str(reviews)
+    # Both files wrong: the applications' problem is the one reported.
+    inputs.paths["applications"].unlink()
+    with pytest.raises(InputDataError) as caught:
+        read_inputs(program)
+    assert caught.value.problems[0].file == str(inputs.paths["applications"])
+    assert caught.value.problems[0].code == "not_found"
