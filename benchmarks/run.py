@@ -553,9 +553,15 @@ def _run_in_subprocess(row: Row, size: int, side: str, task: Task, work: Path, r
         sys.executable, str(Path(__file__).resolve()), "--worker", row.name, str(size), side,
         "--workdir", str(work), "--repeat", str(runs), "--result", str(result),
     ]
+    # Our side runs as the command line does, without numpy's huge-page advice
+    # (selection.cli.without_hugepage_advice); the baseline's, as its package
+    # runs by default. NUMPY_MADVISE_HUGEPAGE set here applies to both sides.
+    env = dict(os.environ)
+    if side == "ours":
+        env.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     try:
         completed = subprocess.run(
-            args, cwd=ROOT, timeout=task.timeout, capture_output=True, text=True
+            args, cwd=ROOT, timeout=task.timeout, capture_output=True, text=True, env=env
         )
     except subprocess.TimeoutExpired:
         return Measurement(label=task.label, error=f"did not finish in {task.timeout:g} s")

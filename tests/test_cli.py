@@ -12,6 +12,17 @@ from conftest import ROOT, edit
 from selection.cli import EXIT_INFEASIBLE, EXIT_INPUT, build_parser, main
 
 
+@pytest.fixture(autouse=True)
+def numpy_advice_restored():
+    """main() sets numpy's huge-page advice for its process: not for the tests after."""
+    from numpy._core import multiarray
+
+    before = multiarray._set_madvise_hugepage(True)
+    multiarray._set_madvise_hugepage(before)
+    yield
+    multiarray._set_madvise_hugepage(before)
+
+
 def cli(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -234,3 +245,17 @@ def test_allocate_from_the_example_scores(capsys, tmp_path):
                          "--out", str(tmp_path / "alloc"))
     assert (code, err) == (0, "")
     assert out.startswith("OPTIMAL: 19 selected, 843,000 MAD, objective rank_order ")
+
+
+def test_the_command_line_stops_numpy_advising_huge_pages(monkeypatch):
+    from numpy._core import multiarray
+
+    from selection.cli import without_hugepage_advice
+
+    multiarray._set_madvise_hugepage(True)
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    assert without_hugepage_advice() is False  # the user's choice stands
+    assert multiarray._set_madvise_hugepage(True) is True
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE")
+    assert without_hugepage_advice() is True
+    assert multiarray._set_madvise_hugepage(True) is False  # it was off
