@@ -134,25 +134,29 @@ def _scoring_folder(size: int, work: Path) -> Path:
 
 
 WARM_UP_APPLICATIONS = 300
-# Three runs at the large sizes, so that the median is a warm one (with two,
-# it was the mean of the first call and a warm one); at a million, 15 s a run.
+# Three runs a process at the large sizes, so that its median is a warm one
+# (with two, it was the mean of the first call and a warm one), in two
+# processes a side, in turns with the floor's: the first call of a process
+# at a million paid 2-4 s more (fresh memory from the system), and the floor
+# moved from 1.5 to 2.2 s between runs. The median of the six is that of the
+# four warm ones. At a million, 6-8 s a run.
 SCORING_RUNS = 3
+SCORING_ROUNDS = 2
 # Five below 100,000 (0.05 s a run at 2,400), whatever --repeat says: the
 # first two calls of a process at a new size took up to twice the steady
 # state on our side (0.09 and 0.065 s against 0.045 at 2,400; the floor's
 # first call, about 10% more than its next), and with three runs the median
-# was often the second call.
+# was often the second call. In three processes a side: the floor at 2,400
+# is 0.01-0.02 s, and the machine's speed drifted by as much between two
+# processes a few seconds apart.
 SMALL_SCORING_RUNS = 5
-# And below 100,000, three worker processes a side, in turns with the
-# baseline's: the floor at 2,400 is 0.01-0.02 s, and the machine's speed
-# drifted by as much between two processes a few seconds apart.
 SMALL_SCORING_ROUNDS = 3
 
 
 def _scoring_runs(size: int) -> tuple[int, int]:
     """(runs per worker process, worker processes per side)."""
     if size >= 100_000:
-        return SCORING_RUNS, 1
+        return SCORING_RUNS, SCORING_ROUNDS
     return SMALL_SCORING_RUNS, SMALL_SCORING_ROUNDS
 
 
