@@ -183,9 +183,9 @@ def without_hugepage_advice() -> bool:
     allocates a few gigabytes of short-lived arrays: over ten runs each, in
     turns, 6.2-8.8 s (median 7.5) with the advice and 5.3-8.2 s (median 6.0)
     without, with half as much time in the kernel. At 100,000 it made no
-    difference. The
-    command line owns its process, so it decides; the library leaves numpy's
-    setting to the programs that import it (set the variable to 0 there).
+    difference. The command line owns its process, so it decides; the
+    library leaves numpy's setting to the programs that import it (set the
+    variable to 0 there).
     """
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return False  # the user's choice, which numpy read at import
