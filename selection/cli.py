@@ -189,10 +189,8 @@ def without_hugepage_advice() -> bool:
     """
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return False  # the user's choice, which numpy read at import
-    try:
-        from numpy._core import multiarray  # numpy 2
-    except ImportError:  # pragma: no cover - numpy 1.26
-        from numpy.core import multiarray
+    from numpy._core import multiarray
+
     advise = getattr(multiarray, "_set_madvise_hugepage", None)
     if advise is None:  # pragma: no cover - not in this numpy
         return False
