@@ -304,35 +304,57 @@ def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorica
         return pd.Categorical.from_codes([], categories=pd.Index([], dtype=text))
     if len(chunks) == 1:
         chunk = chunks[0]
-        categories = pd.Index(pd.array(chunk.dictionary, dtype=text))
         indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
-        codes = indices.to_numpy().astype(_code_width(len(categories)))
-        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
-    categories, entry_codes = _joined_dictionaries([chunk.dictionary for chunk in chunks], text)
+        codes = indices.to_numpy().astype(_code_width(len(chunk.dictionary)))
+        return _from_distinct(codes, chunk.dictionary, text)
+    categories, entry_codes = _joined_dictionaries([chunk.dictionary for chunk in chunks])
     width = _code_width(len(categories))
     codes = np.empty(len(column), dtype=width)
     row = entry = 0
     for chunk in chunks:
-        # Position -1 of the chunk's codes (a missing cell) stays -1.
-        recode = np.append(entry_codes[entry : entry + len(chunk.dictionary)], -1).astype(width)
-        indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
-        np.take(recode, indices.to_numpy(), out=codes[row : row + len(chunk)])
+        entries = entry_codes[entry : entry + len(chunk.dictionary)]
+        out = codes[row : row + len(chunk)]
+        if chunk.null_count == 0 and len(entries) and (np.diff(entries) == 1).all():
+            # The chunk's entries are a run of categories (an application's
+            # ids, block after block): its codes are its indices moved on,
+            # one pass instead of a lookup (8 ms of 27 for 1.8 million rows).
+            np.add(chunk.indices.to_numpy(), entries[0], out=out, casting="unsafe")
+        else:
+            # Position -1 of the chunk's codes (a missing cell) stays -1.
+            recode = np.append(entries, -1).astype(width)
+            indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
+            np.take(recode, indices.to_numpy(), out=out)
         row += len(chunk)
         entry += len(chunk.dictionary)
-    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    return _from_distinct(codes, categories, text)
 
 
-def _joined_dictionaries(dictionaries: list[pa.Array], text: pd.StringDtype) -> tuple[pd.Index, np.ndarray]:
+def _from_distinct(codes: np.ndarray, categories: pa.Array, text: pd.StringDtype) -> pd.Categorical:
+    """A Categorical of ``codes`` into ``categories``, which are known to be
+    distinct (an Arrow dictionary's entries, or checked so), without pandas
+    checking them again: hashing 100,000 ids to find them distinct cost 12-16
+    ms, a third of turning a reviews table of 1.8 million rows into pandas.
+    Through pandas' own unchecked constructor for categories; should a
+    version of pandas lack it, through the checked one."""
+    index = pd.Index(pd.array(categories, dtype=text))
+    unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if unchecked is None:
+        return pd.Categorical.from_codes(codes, categories=index, validate=False)
+    return pd.Categorical.from_codes(codes, dtype=unchecked(index, False), validate=False)
+
+
+def _joined_dictionaries(dictionaries: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
     """The distinct entries of the chunks' dictionaries, in order of
     appearance, and the code of every entry of each (one after the other).
 
     A table listed application by application gives blocks whose
     dictionaries share at most the value one block ends and the next begins
     with: leaving out that repeat, the entries are the categories as they
-    are, once pandas (which checks them anyway, and remembers it) finds them
-    distinct; no hashing of a million ids by Arrow too (0.25 s). Any other
-    table (values that recur from block to block, such as reviewer ids, seen
-    in the first two blocks already) is encoded by Arrow.
+    are, once found distinct: in one comparison of neighbours when they are
+    in ascending order (the usual case: ids numbered in the order of the
+    file), else by pandas' hash table. No hashing of a million ids by Arrow
+    (0.25 s). Any other table (values that recur from block to block, such
+    as reviewer ids, seen in the first two blocks already) is encoded by Arrow.
     """
     kept: list[pa.Array] = []
     entry_codes = []
@@ -351,11 +373,18 @@ def _joined_dictionaries(dictionaries: list[pa.Array], text: pd.StringDtype) -> 
         size += len(piece)
         last = dictionary[-1].as_py() if len(piece) else last
     if joinable:
-        joined = pd.Index(pd.array(pa.concat_arrays(kept) if kept else pa.array([], pa.string()), dtype=text))
-        if joined.is_unique:
+        joined = pa.concat_arrays(kept) if kept else pa.array([], pa.string())
+        if _ascending(joined) or pd.Index(pd.array(joined)).is_unique:
             return joined, np.concatenate(entry_codes) if entry_codes else np.empty(0, dtype=np.int64)
     encoded = pc.dictionary_encode(pa.concat_arrays(dictionaries))
-    return pd.Index(pd.array(encoded.dictionary, dtype=text)), encoded.indices.to_numpy()
+    return encoded.dictionary, encoded.indices.to_numpy()
+
+
+def _ascending(values: pa.Array) -> bool:
+    """Whether each of ``values`` (no nulls) is greater than the one before it."""
+    if len(values) < 2:
+        return True
+    return pc.all(pc.less(values.slice(0, len(values) - 1), values.slice(1))).as_py()
 
 
 def _code_width(n_categories: int) -> type[np.signedinteger]:

@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from selection.errors import InputDataError, SelectionError
 from selection.io import output_folder, read_table
@@ -287,6 +289,9 @@ def test_categorical_of_one_chunk_keeps_its_dictionary():
         [["A1", "A2"], ["A3", "A1"]],  # A1 again: Arrow encodes them
         [["A1", "A2"], ["A2", "A1"]],
         [[None], [None, None]],
+        [["A1", "A2"], ["A3"], ["A4", "A1"]],  # A1 again after two blocks: found, then encoded
+        [["B2", "B1"], ["A9"], ["A1", "A0"]],  # joined though not in order: pandas finds them distinct
+        [["A1", "A2", "A3"], ["A3", "A2"], ["A4"]],  # a block's entries not a run of categories
     ],
 )
 def test_categorical_of_chunks_joins_what_it_can(blocks):
@@ -295,3 +300,14 @@ def test_categorical_of_chunks_joins_what_it_can(blocks):
     assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
     assert values.categories.equals(expected.categories) and values.categories.dtype == text
     assert values.codes.tolist() == expected.codes.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["A0", "A1", "A2", "B", "é", "ب"])), max_size=6), max_size=5))
+def test_categorical_of_any_blocks_holds_their_cells(blocks):
+    # Whatever the blocks hold (runs, repeats far apart, missing cells, blocks
+    # of nothing), the Categorical holds the cells, categories in order of appearance.
+    values, cells, text = _categorical_of_blocks(blocks)
+    assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
+    assert values.categories.tolist() == list(dict.fromkeys(c for c in cells if c is not None))
+    assert values.categories.is_unique and values.categories.dtype == text
