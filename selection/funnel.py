@@ -29,7 +29,7 @@ from selection.eligibility import EligibilityResult, check_eligibility
 from selection.errors import ConfigError, InputDataError, Problem, SelectionError, did_you_mean
 from selection.program import Program, StageConfig
 from selection.scoring import ScoringResult, score
-from selection.validate import prepare_applications_for_rules, prepare_reviews
+from selection.validate import prepare_applications, prepare_reviews
 
 __all__ = ["StageResult", "RunResult", "run", "check_references", "score_applications"]
 
@@ -207,13 +207,9 @@ def score_applications(
     (the runner passes their file paths).
     """
     names = {"applications": "applications table", "reviews": "reviews table", **(sources or {})}
-    # The gates read the text columns they name from Arrow, as prepared: the
-    # same values as in ``apps``, without converting Python strings back.
-    # Scoring reads the ids and regions from there too.
-    read = {"application_id", "region"}.union(*(gate.expression.names for gate in program.rubric.eligibility))
-    apps, for_rules = _from(names["applications"], lambda: prepare_applications_for_rules(applications, program, read))
+    apps = _from(names["applications"], lambda: prepare_applications(applications, program))
     check_references(program, apps.columns)
-    eligibility = check_eligibility(for_rules, program.rubric, program.constants)
+    eligibility = check_eligibility(apps, program.rubric, program.constants)
     long_reviews = _from(names["reviews"], lambda: prepare_reviews(reviews))
     scoring = _from(
         names["reviews"],
@@ -223,7 +219,6 @@ def score_applications(
             program.rubric,
             constants=program.constants,
             eligible=eligibility.eligible,
-            text_view=for_rules,
         ),
     )
     return apps, eligibility, scoring

@@ -225,7 +225,6 @@ def score(
     *,
     constants: Mapping[str, object] | None = None,
     eligible: pd.Series | None = None,
-    text_view: pd.DataFrame | None = None,
 ) -> ScoringResult:
     """Score and rank the applications from their reviews and the rubric.
 
@@ -235,12 +234,11 @@ def score(
     scoring to the eligible applications: the others get NaN scores, no flags,
     ``n_reviews`` 0, and their reviews are ignored (counted in
     ``ignored_reviews``). ``constants`` are the named constants of formulas.
-    ``text_view``, when given, is the same applications (same index, same
-    values) in which some text columns are pandas' Arrow-backed ``str``, as
-    :func:`~selection.validate.prepare_applications_for_rules` gives them:
-    scoring reads ``application_id`` and ``region`` from it when they are
-    ``str`` there, instead of converting Python strings to Arrow (0.2 s for a
-    million applications). The table is the same with or without it.
+    ``application_id`` and ``region`` are read in Arrow when they are
+    pandas' Arrow-backed ``str`` columns (as
+    :func:`~selection.validate.prepare_applications` gives them), else as
+    Python strings (converting a million of them to Arrow cost 0.2 s); the
+    table is the same either way.
 
     The returned table has the columns ``application_id``, ``n_reviews``, one
     column per criterion (its id; 0-100), ``score`` (0-100, 2 decimals),
@@ -271,9 +269,7 @@ def score(
     _check_config(rubric, applications)
     n = len(applications)
     is_eligible = _eligible_mask(eligible, applications)
-    if text_view is not None and not text_view.index.equals(applications.index):
-        raise ValueError("'text_view' must have the same index as 'applications'")
-    arrow_ids = _arrow_column(text_view, "application_id")
+    arrow_ids = _arrow_column(applications, "application_id")
     criteria = list(rubric.criteria)
     reviewer_criteria = rubric.reviewer_criteria
     k = len(reviewer_criteria)
@@ -361,7 +357,7 @@ def score(
         "disagreement": disagreement,
         "ranked": ranked,
     }
-    rank, rank_in_region = _rank(output, applications, rubric, ranked, _arrow_column(text_view, "region"))
+    rank, rank_in_region = _rank(output, applications, rubric, ranked, _arrow_column(applications, "region"))
     # One frame of every column: adding a column to a frame costs 0.2-0.3 ms.
     table = pd.DataFrame(
         {
@@ -434,11 +430,11 @@ def _check_config(rubric: Rubric, applications: pd.DataFrame) -> None:
         )
 
 
-def _arrow_column(view: pd.DataFrame | None, name: str) -> pd.Series | None:
-    """Column ``name`` of ``view`` when it is one column of pandas' Arrow-backed text, else None."""
-    if view is None or name not in view.columns or not isinstance(view.columns.get_loc(name), int):
+def _arrow_column(table: pd.DataFrame, name: str) -> pd.Series | None:
+    """Column ``name`` of ``table`` when it is one column of pandas' Arrow-backed text, else None."""
+    if name not in table.columns or not isinstance(table.columns.get_loc(name), int):
         return None
-    column = view[name]
+    column = table[name]
     if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
         return None
     return column

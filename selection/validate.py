@@ -15,7 +15,7 @@ Int64Dtype()
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,6 @@ __all__ = [
     "REVIEW_COLUMNS",
     "REVIEWER_COLUMNS",
     "prepare_applications",
-    "prepare_applications_for_rules",
     "prepare_reviews",
     "prepare_reviewers",
     "parse_integers",
@@ -601,64 +600,11 @@ def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
     Columns come out as :data:`~selection.program.CANONICAL_COLUMNS` first, then
     the other mapped columns in the program's order, then any other column of
     the export unchanged. ``requested_amount`` is an integer (Int64) column.
+    The text columns (the identifier, organisation, title, summary, region,
+    domain and the columns typed ``str``) are pandas' ``str`` columns, held
+    in Arrow: trimmed, blank cells missing (NaN).
     """
-    return _prepare_applications(raw, program)[0]
-
-
-def prepare_applications_for_rules(
-    raw: pd.DataFrame, program: Program, names: Collection[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`prepare_applications`, and beside it the same table in which the
-    text columns among ``names`` that were read as Arrow text are pandas'
-    ``str`` (missing: NaN) instead of Python strings (missing: None).
-
-    The two hold the same values: a rule gives the same answer on either.
-    Rules work on text in Arrow, and converting a million Python strings
-    back to it cost more than a tenth of a second a column; the second table
-    is made from the Arrow cells the first was made from.
-    """
-    table, arrow = _prepare_applications(raw, program)
-    wanted = [
-        name for name in arrow
-        if name in names and isinstance(table.columns.get_loc(name), int) and table[name].dtype == object
-    ]
-    if not wanted:
-        return table, table
-    view = table.copy(deep=False)
-    for name in wanted:
-        cells = arrow[name]().cast(pa.large_string())
-        view[name] = pd.Series(pd.array(cells, dtype=_STR), index=table.index, copy=False)
-    return table, view
-
-
-#: pandas' default text columns ("str"), as a DataFrame makes them of Python strings.
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)
-
-
-def _blank_to_null(trimmed: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Trimmed Arrow text with its blank cells missing: :func:`_python_strings` in Arrow."""
-    blank = pc.equal(trimmed, "")
-    return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed) if pc.any(blank).as_py() else trimmed
-
-
-def _text_and_arrow(column: pd.Series) -> tuple[pd.Series, Callable[[], pa.Array] | None]:
-    """:func:`_text` of a column and, when it was Arrow text, a function giving
-    the same cells in Arrow (missing: null); None otherwise."""
-    cells = _arrow_cells(column)
-    if cells is None:
-        return _text(column), None
-    trimmed = pc.utf8_trim_whitespace(cells)
-    text = pd.Series(_python_strings(trimmed), index=column.index, dtype=object, name=column.name, copy=False)
-    return text, lambda: _blank_to_null(trimmed)
-
-
-def _prepare_applications(
-    raw: pd.DataFrame, program: Program
-) -> tuple[pd.DataFrame, dict[str, Callable[[], pa.Array]]]:
-    """:func:`prepare_applications`, and for each text column made from Arrow
-    text, a function giving its cells in Arrow (missing: null)."""
     config = program.config
-    arrow: dict[str, Callable[[], pa.Array]] = {}
     problems: list[Problem] = []
     mapping = dict(config.columns)
     table = _rename(raw, mapping, REQUIRED_APPLICATION_COLUMNS, problems)
@@ -674,38 +620,30 @@ def _prepare_applications(
     cells = _arrow_cells(columns["application_id"])
     if cells is not None:
         trimmed = pc.utf8_trim_whitespace(cells)
-        ids = columns["application_id"]
-        columns["application_id"] = pd.Series(_python_strings(trimmed), index=ids.index, dtype=object, name=ids.name, copy=False)
-        arrow["application_id"] = lambda: _blank_to_null(trimmed)
+        columns["application_id"] = _str_series(_blank_to_null(trimmed), columns["application_id"])
         distinct = _distinct_same_width(trimmed)
     else:
-        columns["application_id"] = _text(columns["application_id"])
+        columns["application_id"] = _str_text(columns["application_id"])
         distinct = False
     if not distinct:
         _check_unique_ids(columns["application_id"], field=source_of["application_id"], problems=problems)
     for name in ("organisation", "title", "summary"):
-        columns[name], cells_of = _text_and_arrow(columns[name])
-        if cells_of is not None:
-            arrow[name] = cells_of
+        columns[name] = _str_text(columns[name])
 
     columns["requested_amount"], found = parse_integers(
         columns["requested_amount"], field=source_of["requested_amount"], what="an amount"
     )
     problems += found
-    columns["region"], found, cells_of = _match(columns["region"], program.regions(), field=source_of["region"])
+    columns["region"], found = _match(columns["region"], program.regions(), field=source_of["region"])
     problems += found
-    if cells_of is not None:
-        arrow["region"] = cells_of
     domains = program.domains()
     if domains is not None:
-        columns["domain"], found, cells_of = _match(
+        columns["domain"], found = _match(
             columns["domain"], domains, field=source_of.get("domain", "domain"), allow_missing=True
         )
         problems += found
-        if cells_of is not None:
-            arrow["domain"] = cells_of
     else:
-        columns["domain"] = _text_repeated(columns["domain"])
+        columns["domain"] = _str_text(columns["domain"])
 
     for name, kind in config.types.items():
         if name not in columns:
@@ -720,13 +658,10 @@ def _prepare_applications(
             )
             continue
         field = source_of.get(name, name)
-        arrow.pop(name, None)  # typed again: its text, if any, is made below
         if kind == "int":
             columns[name], found = parse_integers(columns[name], field=field)
         elif kind == "str":
-            (columns[name], cells_of), found = _text_and_arrow(columns[name]), []
-            if cells_of is not None:
-                arrow[name] = cells_of
+            columns[name], found = _str_text(columns[name]), []
         else:
             columns[name], found = _PARSERS[kind](columns[name], field=field)
         problems += found
@@ -741,19 +676,45 @@ def _prepare_applications(
     index = prepared.index
     if not (type(index) is pd.RangeIndex and index.name is None and index.equals(pd.RangeIndex(len(prepared)))):
         prepared = prepared.set_axis(pd.RangeIndex(len(prepared)))
-    return prepared, arrow
+    return prepared
+
+
+#: pandas' default text columns ("str"): Arrow strings, missing cells NaN.
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _str_series(cells: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:
+    """Arrow text (missing: null) as a ``str`` column with the index and name of ``like``."""
+    return pd.Series(pd.array(cells.cast(pa.large_string()), dtype=_STR), index=like.index, name=like.name, copy=False)
+
+
+def _str_text(column: pd.Series) -> pd.Series:
+    """:func:`_text` of a column as a ``str`` column (blank cells missing:
+    NaN): worked on in Arrow when the column is Arrow text (as read from a
+    CSV file), without a Python string per cell (a quarter of preparing a
+    million applications' text); otherwise through :func:`_text`."""
+    cells = _arrow_cells(column)
+    if cells is not None:
+        return _str_series(_blank_to_null(pc.utf8_trim_whitespace(cells)), column)
+    return _text(column).astype(_STR)
+
+
+def _blank_to_null(trimmed: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Trimmed Arrow text with its blank cells missing: :func:`_python_strings` in Arrow."""
+    blank = pc.equal(trimmed, "")
+    return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed) if pc.any(blank).as_py() else trimmed
 
 
 def _match(
     column: pd.Series, vocabulary: Vocabulary, *, field: str, allow_missing: bool = False
-) -> tuple[pd.Series, list[Problem], Callable[[], pa.Array] | None]:
-    """:meth:`Vocabulary.match` of the trimmed cells, decided once per distinct cell.
+) -> tuple[pd.Series, list[Problem]]:
+    """:meth:`Vocabulary.match` of the trimmed cells, decided once per distinct
+    cell, as a ``str`` column (missing: NaN).
 
     When every distinct cell matches (or, with ``allow_missing``, is blank),
-    their canonical names are spread to the cells in numpy (and a function
-    giving them in Arrow comes with them); otherwise the whole column goes
-    through :meth:`~Vocabulary.match`, which words the problems. Matching a
-    million regions through it cost 0.1 s.
+    their canonical names are spread to the cells in Arrow; otherwise the
+    whole column goes through :meth:`~Vocabulary.match`, which words the
+    problems. Matching a million regions through it cost 0.1 s.
     """
     encoded = _Encoded.of(column)
     if encoded is not None:
@@ -762,15 +723,11 @@ def _match(
         unknown = any(name is None and cell is not None for name, cell in zip(names, cells))
         blank = any(cell is None for cell in cells) or (encoded.codes < 0).any()
         if not unknown and (allow_missing or not blank):
-            values = encoded.spread(np.array(names, dtype=object), None)
-            codes = encoded.codes
-
-            def cells_of() -> pa.Array:
-                known = pa.array([*names, None], type=pa.large_string())
-                return known.take(pa.array(np.where(codes < 0, len(names), codes)))
-
-            return pd.Series(values, index=column.index, dtype=object, copy=False), [], cells_of
-    return (*vocabulary.match(_text_repeated(column), field=field, allow_missing=allow_missing), None)
+            known = pa.array([*names, None], type=pa.large_string())
+            spread = known.take(pa.array(np.where(encoded.codes < 0, len(names), encoded.codes)))
+            return _str_series(spread, column), []
+    matched, problems = vocabulary.match(_text_repeated(column), field=field, allow_missing=allow_missing)
+    return matched.astype(_STR), problems
 
 
 def prepare_reviews(raw: pd.DataFrame) -> pd.DataFrame:

@@ -728,18 +728,17 @@ def _outcomes_by_path(
         table = read_table(path, categories=categories, numbers=numbers)
         used = len(fast)
         applications = kwargs.get("applications", make_applications(["A1", "A2", "A3", "A4"]))
-        # As funnel scores them: ids and regions as Python strings, and beside
-        # them a view of the same values in Arrow. The outcome is the same.
+        # Ids and regions as Python strings, and as funnel scores them (pandas'
+        # str, read in Arrow): the outcome is the same.
         as_objects = applications.astype({"application_id": object, "region": object})
         seen = []
-        for view in (None, applications):
+        for these in (as_objects, applications.astype({"application_id": "str", "region": "str"})):
             try:
                 result = score(
-                    applications if view is None else as_objects,
+                    these,
                     prepare_reviews(table),
                     kwargs.get("rubric", make_rubric()),
                     eligible=kwargs.get("eligible"),
-                    text_view=view,
                 )
             except InputDataError as exc:
                 seen.append(str(exc))
@@ -889,50 +888,44 @@ def test_cumcount_is_pandas_cumcount(regions: list[object]) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The text view: ids and regions read from Arrow, the same table
+# Ids and regions read from Arrow (pandas' str) or as Python strings: the same table
 
 
 def _as_objects(applications: pd.DataFrame) -> pd.DataFrame:
     return applications.astype({"application_id": object, "region": object})
 
 
-def test_text_view_gives_the_same_table_and_ranks_in_region() -> None:
+def _as_str(applications: pd.DataFrame) -> pd.DataFrame:
+    return applications.astype({"application_id": "str", "region": "str"})
+
+
+def test_ids_and_regions_in_arrow_give_the_same_table_and_ranks_in_region() -> None:
     applications = make_applications(
         ["E", "D", "C", "B", "A"],
         region=["Souss-Massa", "L'Oriental", "Souss-Massa", "L'Oriental", "Souss-Massa"],
         submitted_at=pd.to_datetime(["2022-03-01", "2022-03-02", "2022-03-01", "2022-02-01", "2022-03-01"]),
     )
     reviews = long_reviews({(app, "r1"): {"a": 2 if app == "B" else 3} for app in "EDCBA"})
-    without = score(_as_objects(applications), reviews, tie_rubric())
-    with_view = score(_as_objects(applications), reviews, tie_rubric(), text_view=applications)
-    pd.testing.assert_frame_equal(with_view.table, without.table, check_exact=True)
-    assert with_view.table["rank_in_region"].tolist() == [3, 1, 2, 2, 1]
-    pd.testing.assert_frame_equal(with_view.reviews, without.reviews)
-    # The table's ids are its own array: changing them leaves the view alone.
-    with_view.table.loc[0, "application_id"] = "Z"
-    assert applications["application_id"].tolist() == ["E", "D", "C", "B", "A"]
+    as_objects = score(_as_objects(applications), reviews, tie_rubric())
+    arrow = _as_str(applications)
+    in_arrow = score(arrow, reviews, tie_rubric())
+    assert in_arrow.table["application_id"].dtype == "str"
+    pd.testing.assert_frame_equal(in_arrow.table, as_objects.table, check_exact=True, check_dtype=False)
+    assert in_arrow.table.to_csv() == as_objects.table.to_csv()
+    assert in_arrow.table["rank_in_region"].tolist() == [3, 1, 2, 2, 1]
+    assert in_arrow.reviews.to_csv() == as_objects.reviews.to_csv()
+    # The table's ids are its own array: changing them leaves the applications alone.
+    in_arrow.table.loc[0, "application_id"] = "Z"
+    assert arrow["application_id"].tolist() == ["E", "D", "C", "B", "A"]
 
 
-def test_text_view_of_python_strings_is_not_read() -> None:
-    applications = _as_objects(make_applications())
-    result = score(applications, long_reviews(TOY), make_rubric(), text_view=applications)
-    pd.testing.assert_frame_equal(result.table, run().table, check_exact=True)
-
-
-def test_text_view_with_another_index_is_refused() -> None:
-    applications = make_applications()
-    view = applications.set_axis([10, 11, 12])
-    with pytest.raises(ValueError, match="'text_view' must have the same index as 'applications'"):
-        score(_as_objects(applications), long_reviews(TOY), make_rubric(), text_view=view)
-
-
-def test_text_view_ids_in_the_error_for_an_unknown_application() -> None:
+def test_ids_in_arrow_in_the_error_for_an_unknown_application() -> None:
     applications = make_applications()
     reviews = long_reviews({**TOY, ("A9", "r1"): {"a": 3, "b": 3}})
     messages = []
-    for view in (None, applications):
+    for these in (_as_objects(applications), _as_str(applications)):
         with pytest.raises(InputDataError) as caught:
-            score(_as_objects(applications), reviews, make_rubric(), text_view=view)
+            score(these, reviews, make_rubric())
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert "unknown application_id 'A9'" in messages[1]

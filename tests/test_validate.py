@@ -1,5 +1,6 @@
 """Raw tables into canonical typed tables, every problem reported at once."""
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -283,10 +284,10 @@ def test_regions_matched_once_per_distinct_cell_as_by_vocabulary(program, cells,
 
     column = arrow_column(cells)
     vocabulary = program.regions()
-    values, problems, _ = _match(column, vocabulary, field="Région", allow_missing=allow_missing)
+    values, problems = _match(column, vocabulary, field="Région", allow_missing=allow_missing)
     expected, expected_problems = vocabulary.match(_text_repeated(column), field="Région", allow_missing=allow_missing)
-    assert values.dtype == expected.dtype == object
-    assert values.tolist() == expected.tolist()
+    assert values.dtype == "str" and expected.dtype == object
+    assert values.tolist() == expected.astype("str").tolist()
     assert problems == expected_problems
 
 
@@ -328,7 +329,8 @@ def test_prepared_table_is_the_same_from_every_storage(program):
     frames = [pd.DataFrame(cells, dtype=object), pd.DataFrame(cells, dtype=object).astype(ARROW_TEXT)]
     first, second = (prepare_applications(frame, program) for frame in frames)
     pd.testing.assert_frame_equal(first, second)
-    assert list(first.dtypes) == [object, object, object, object, "Int64", object, object]
+    assert [str(dtype) for dtype in first.dtypes] == ["str", "str", "str", "str", "Int64", "str", "str"]
+    assert first["organisation"].tolist()[:4] == ["Association", np.nan, np.nan, "جمعية"]
 
 
 # --- identifiers checked in numpy, categories checked in Arrow ---------------
@@ -379,7 +381,7 @@ def test_equal_hashes_fall_back_to_the_exact_check(program, monkeypatch):
 def test_ids_come_out_the_same_whatever_their_storage(program, dtype):
     table = raw(**{"N° dossier": pd.array([" A1", "A2 "], dtype=dtype)})
     ids = prepare_applications(table, program)["application_id"]
-    assert ids.dtype == object and ids.tolist() == ["A1", "A2"]
+    assert ids.dtype == "str" and ids.tolist() == ["A1", "A2"]
 
 
 @pytest.mark.parametrize(
@@ -403,10 +405,9 @@ def test_categorical_reviews_trimmed_as_before():
     assert prepared["score"].dtype == "float64" and prepared["score"].tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
-# --- the table for rules: the same values, text kept in Arrow -----------------
+# --- text columns: pandas' str, the same whatever the storage read --------------
 
 from selection.eligibility import check_eligibility  # noqa: E402
-from selection.validate import prepare_applications_for_rules  # noqa: E402
 
 
 def _arrow_raw(**overrides):
@@ -420,46 +421,41 @@ def _arrow_raw(**overrides):
         {},
         {"Organisation": ["  Association Amal ", "   "]},  # trimmed; blank is missing
         {"Région": ["L'Oriental", "souss massa"]},
+        {"Organisation": ["جمعية الأمل", " Coopérative Tifaout "]},
     ],
 )
-def test_table_for_rules_holds_the_same_values(program, overrides):
-    names = {"application_id", "organisation", "region", "domain", "summary", "requested_amount"}
-    table, for_rules = prepare_applications_for_rules(_arrow_raw(**overrides), program, names)
-    pd.testing.assert_frame_equal(table, prepare_applications(_arrow_raw(**overrides), program))
-    assert list(for_rules.columns) == list(table.columns)
-    for name in table.columns:
-        if for_rules[name].dtype == "str" and table[name].dtype == object:
-            assert name in names
-            expected = [None if pd.isna(v) else v for v in table[name]]
-            assert [None if pd.isna(v) else v for v in for_rules[name]] == expected
-        else:
-            assert for_rules[name] is table[name] or for_rules[name].equals(table[name])
-    assert for_rules["region"].dtype == "str"  # matched in Arrow
+def test_text_columns_are_str_from_arrow_and_python_strings_alike(program, overrides):
+    from_arrow = prepare_applications(_arrow_raw(**overrides), program)
+    from_objects = prepare_applications(raw(**overrides).astype(object), program)
+    pd.testing.assert_frame_equal(from_arrow, from_objects)
+    for name in ("application_id", "organisation", "title", "summary", "region", "domain"):
+        assert from_arrow[name].dtype == "str", name
+    cells = raw(**overrides)["Organisation"].tolist()
+    expected = [cell.strip() if cell.strip() else np.nan for cell in cells]
+    assert from_arrow["organisation"].tolist() == expected
     rubric = program.rubric
-    assert check_eligibility(for_rules, rubric, program.constants).table.equals(
-        check_eligibility(table, rubric, program.constants).table
+    assert check_eligibility(from_arrow, rubric, program.constants).table.equals(
+        check_eligibility(from_objects, rubric, program.constants).table
     )
 
 
-def test_table_for_rules_of_python_strings_is_the_table(program):
-    table, for_rules = prepare_applications_for_rules(raw().astype(object), program, {"organisation"})
-    assert for_rules is table
-
-
-def test_table_for_rules_of_an_unknown_region_raises_as_before(program):
-    with pytest.raises(InputDataError) as caught:
-        prepare_applications_for_rules(_arrow_raw(**{"Région": ["oriental", "Atlantis"]}), program, {"region"})
-    with pytest.raises(InputDataError) as before:
-        prepare_applications(_arrow_raw(**{"Région": ["oriental", "Atlantis"]}), program)
-    assert caught.value.problems == before.value.problems
+def test_unknown_region_raises_the_same_from_arrow_and_python_strings(program):
+    tables = (_arrow_raw(**{"Région": ["oriental", "Atlantis"]}), raw(**{"Région": ["oriental", "Atlantis"]}).astype(object))
+    found = []
+    for table in tables:
+        with pytest.raises(InputDataError) as caught:
+            prepare_applications(table, program)
+        found.append(caught.value.problems)
+    assert found[0] == found[1] and [p.code for p in found[0]] == ["unknown_region"]
 
 
 def test_matched_regions_in_arrow_are_the_matched_names(program):
     from selection.validate import _match
 
     column = pd.Series(["oriental", None, "SOUSS MASSA", "oriental"], dtype="str")
-    values, problems, cells_of = _match(column, program.regions(), field="Région", allow_missing=True)
-    assert problems == [] and cells_of().to_pylist() == values.tolist()
+    values, problems = _match(column, program.regions(), field="Région", allow_missing=True)
+    assert problems == [] and values.dtype == "str"
+    assert values.tolist() == ["L'Oriental", np.nan, "Souss-Massa", "L'Oriental"]
 
 
 @pytest.mark.parametrize(
@@ -471,13 +467,10 @@ def test_prepared_rows_are_numbered_from_zero_whatever_the_index(program, index)
     assert type(apps.index) is pd.RangeIndex and apps.index.equals(pd.RangeIndex(2)) and apps.index.name is None
 
 
-def test_table_for_rules_of_a_text_column_typed_again(small_program):
-    # A canonical text column typed as a number is a number in both tables.
+def test_canonical_text_column_typed_as_a_number(small_program):
+    # A canonical text column typed as a number is a number, not text.
     path = small_program / "program.yaml"
     path.write_text(path.read_text(encoding="utf-8") + "\ntypes:\n  organisation: int\n", encoding="utf-8")
     program = load_program(small_program)
-    table, for_rules = prepare_applications_for_rules(
-        _arrow_raw(Organisation=["12", "13"]), program, {"organisation", "region"}
-    )
-    assert str(table["organisation"].dtype) == str(for_rules["organisation"].dtype) == "Int64"
-    assert for_rules["organisation"].tolist() == [12, 13]
+    table = prepare_applications(_arrow_raw(Organisation=["12", "13"]), program)
+    assert str(table["organisation"].dtype) == "Int64" and table["organisation"].tolist() == [12, 13]
