@@ -317,7 +317,8 @@ def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorica
         if chunk.null_count == 0 and len(entries) and (np.diff(entries) == 1).all():
             # The chunk's entries are a run of categories (an application's
             # ids, block after block): its codes are its indices moved on,
-            # one pass instead of a lookup (8 ms of 27 for 1.8 million rows).
+            # one pass instead of a lookup (line profile, blocks of 450,000
+            # rows: 1.3 ms a block against 2.2 ms).
             np.add(chunk.indices.to_numpy(), entries[0], out=out, casting="unsafe")
         else:
             # Position -1 of the chunk's codes (a missing cell) stays -1.
