@@ -27,12 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from selection.expr import arrow_strings
+from selection.io import TEXT
 from selection.rubric import Rubric
 
 __all__ = ["EligibilityResult", "check_eligibility"]
-
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text columns ("str")
-
 
 def _ids(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """The identifiers as the result table holds them: what a DataFrame makes
@@ -41,11 +39,11 @@ def _ids(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     pandas checked each cell in Python before the same conversion: 0.13 s
     for a million identifiers, against 0.06 s.
     """
-    if column.dtype == _TEXT and pa.types.is_large_string(pa.array(column.array).type):
+    if column.dtype == TEXT and pa.types.is_large_string(pa.array(column.array).type):
         return column.array  # already what a DataFrame makes of its values
     values = column.to_numpy()
     if values.dtype == object and (cells := arrow_strings(values)) is not None:
-        return pd.array(cells.cast(pa.large_string()), dtype=_TEXT)
+        return pd.array(cells.cast(pa.large_string()), dtype=TEXT)
     return values
 
 
@@ -123,7 +121,7 @@ def check_eligibility(
         # column of Python strings cost 30 ms per 100,000 rows to convert.
         texts = pa.array([sep.join(labels[pattern]) for pattern in patterns] or [""], type=pa.large_string())
         indices = pa.array(which.astype(np.int32) if len(which) else np.array([], dtype=np.int32))
-        return pd.array(pc.take(texts, indices), dtype=_TEXT)
+        return pd.array(pc.take(texts, indices), dtype=TEXT)
 
     table = pd.DataFrame(
         {

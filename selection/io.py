@@ -48,6 +48,15 @@ TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet")
 _SEPARATORS = (",", ";", "\t")
 MANIFEST = "manifest.json"
 
+#: pandas' default text columns ("str", what ``dtype=str`` gives): Arrow
+#: strings, missing cells NaN. The text of every table read and prepared.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def is_arrow_text(dtype: object) -> bool:
+    """Whether ``dtype`` is pandas' text stored by pyarrow (``str`` or ``string[pyarrow]``)."""
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
 
 def read_table(
     path: str | Path,
@@ -264,7 +273,6 @@ def _read_csv_arrow(
         return None
     if table.column_names != names:
         return None  # pyarrow saw the header otherwise: leave the file to pandas
-    text = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas' dtype=str gives
     # Arrays, not Series: a Series per column and the frame's check of their
     # indexes cost 0.1 ms a column, as much as the rest of its conversion.
     columns: dict[str, Any] = {}
@@ -275,9 +283,9 @@ def _read_csv_arrow(
             values = column.to_numpy()  # one chunk: a read-only view of Arrow's buffer
             columns[name.strip()] = values if values.flags.writeable else values.copy()
         elif pa.types.is_dictionary(column.type):
-            columns[name.strip()] = _categorical(column, text)
+            columns[name.strip()] = _categorical(column)
         elif pa.types.is_large_string(column.type):
-            columns[name.strip()] = pd.array(column, dtype=text)
+            columns[name.strip()] = pd.array(column, dtype=TEXT)
         else:
             return None
     # Without copy=False pandas copies every column again (1.1 s for 18 million
@@ -285,7 +293,7 @@ def _read_csv_arrow(
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)
 
 
-def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorical:
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
     """A dictionary-encoded column as a Categorical (missing cells: code -1).
 
     Each chunk (a block of the file) has its own dictionary, of distinct
@@ -301,12 +309,12 @@ def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorica
     """
     chunks = column.chunks
     if not chunks:
-        return pd.Categorical.from_codes([], categories=pd.Index([], dtype=text))
+        return pd.Categorical.from_codes([], categories=pd.Index([], dtype=TEXT))
     if len(chunks) == 1:
         chunk = chunks[0]
         indices = chunk.indices if chunk.null_count == 0 else pc.fill_null(chunk.indices, -1)
         codes = indices.to_numpy().astype(_code_width(len(chunk.dictionary)))
-        return _from_distinct(codes, chunk.dictionary, text)
+        return _from_distinct(codes, chunk.dictionary)
     categories, entry_codes = _joined_dictionaries([chunk.dictionary for chunk in chunks])
     width = _code_width(len(categories))
     codes = np.empty(len(column), dtype=width)
@@ -327,17 +335,17 @@ def _categorical(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Categorica
             np.take(recode, indices.to_numpy(), out=out)
         row += len(chunk)
         entry += len(chunk.dictionary)
-    return _from_distinct(codes, categories, text)
+    return _from_distinct(codes, categories)
 
 
-def _from_distinct(codes: np.ndarray, categories: pa.Array, text: pd.StringDtype) -> pd.Categorical:
+def _from_distinct(codes: np.ndarray, categories: pa.Array) -> pd.Categorical:
     """A Categorical of ``codes`` into ``categories``, which are known to be
     distinct (an Arrow dictionary's entries, or checked so), without pandas
     checking them again: hashing 100,000 ids to find them distinct cost 12-16
     ms, a third of turning a reviews table of 1.8 million rows into pandas.
     Through pandas' own unchecked constructor for categories; should a
     version of pandas lack it, through the checked one."""
-    index = pd.Index(pd.array(categories, dtype=text))
+    index = pd.Index(pd.array(categories, dtype=TEXT))
     unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)
     if unchecked is None:
         return pd.Categorical.from_codes(codes, categories=index, validate=False)

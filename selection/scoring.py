@@ -72,6 +72,7 @@ import pyarrow.compute as pc
 
 from selection.errors import ConfigError, InputDataError, Problem, closest, did_you_mean
 from selection.expr import arrow_strings
+from selection.io import TEXT, is_arrow_text
 from selection.rubric import Criterion, Rubric
 
 __all__ = [
@@ -105,7 +106,6 @@ MAX_PROBLEMS = 20
 _LONG_COLUMNS = ("application_id", "reviewer_id", "criterion", "score")
 _WIDE_ID_COLUMNS = ("application_id", "reviewer_id", "comment")
 _DECIMALS = 2
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,7 @@ def score(
             **output,
             "rank": rank,
             "rank_in_region": rank_in_region,
-            "flags": pd.array(flags, dtype=_TEXT),
+            "flags": pd.array(flags, dtype=TEXT),
         },
         copy=False,  # the arrays are this function's own: no copy of each
     )
@@ -435,7 +435,7 @@ def _arrow_column(table: pd.DataFrame, name: str) -> pd.Series | None:
     if name not in table.columns or not isinstance(table.columns.get_loc(name), int):
         return None
     column = table[name]
-    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+    if not is_arrow_text(column.dtype):
         return None
     return column
 

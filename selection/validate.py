@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from selection.allocation import AllocationConfig
 from selection.errors import InputDataError, Problem, did_you_mean
+from selection.io import TEXT, is_arrow_text
 from selection.program import CANONICAL_COLUMNS, Program
 from selection.vocabulary import Vocabulary
 
@@ -126,7 +127,7 @@ def _trimmed_already(categories: pd.Index) -> bool:
     blank: what :func:`_same_cells` finds of their :func:`_text`, in three Arrow
     kernels instead of a dozen pandas steps (a third of preparing a reviews
     table of 43,200 rows). False for categories stored otherwise, left to it."""
-    if not (isinstance(categories.dtype, pd.StringDtype) and categories.dtype.storage == "pyarrow"):
+    if not is_arrow_text(categories.dtype):
         return False
     cells = pa.array(categories.array)
     if cells.null_count:
@@ -190,7 +191,7 @@ def _distinct(column: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
 def _arrow_cells(column: pd.Series) -> pa.Array | None:
     """The cells of a pyarrow-backed text column as one Arrow array (nulls
     missing), or None for a column stored otherwise (object, Categorical, numbers)."""
-    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+    if not is_arrow_text(column.dtype):
         return None
     cells = pa.array(column.array)
     return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
@@ -679,13 +680,9 @@ def prepare_applications(raw: pd.DataFrame, program: Program) -> pd.DataFrame:
     return prepared
 
 
-#: pandas' default text columns ("str"): Arrow strings, missing cells NaN.
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)
-
-
 def _str_series(cells: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:
     """Arrow text (missing: null) as a ``str`` column with the index and name of ``like``."""
-    return pd.Series(pd.array(cells.cast(pa.large_string()), dtype=_STR), index=like.index, name=like.name, copy=False)
+    return pd.Series(pd.array(cells.cast(pa.large_string()), dtype=TEXT), index=like.index, name=like.name, copy=False)
 
 
 def _str_text(column: pd.Series) -> pd.Series:
@@ -696,7 +693,7 @@ def _str_text(column: pd.Series) -> pd.Series:
     cells = _arrow_cells(column)
     if cells is not None:
         return _str_series(_blank_to_null(pc.utf8_trim_whitespace(cells)), column)
-    return _text(column).astype(_STR)
+    return _text(column).astype(TEXT)
 
 
 def _blank_to_null(trimmed: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -727,7 +724,7 @@ def _match(
             spread = known.take(pa.array(np.where(encoded.codes < 0, len(names), encoded.codes)))
             return _str_series(spread, column), []
     matched, problems = vocabulary.match(_text_repeated(column), field=field, allow_missing=allow_missing)
-    return matched.astype(_STR), problems
+    return matched.astype(TEXT), problems
 
 
 def prepare_reviews(raw: pd.DataFrame) -> pd.DataFrame:

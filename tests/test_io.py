@@ -198,14 +198,14 @@ def _categorical_of_blocks(blocks):
     import numpy as np
     import pyarrow as pa
 
-    from selection.io import _categorical
+    from selection.io import TEXT, _categorical
 
     column = pa.chunked_array(
         [pa.array(block, type=pa.string()).dictionary_encode() for block in blocks],
         type=pa.dictionary(pa.int32(), pa.string()),
     )
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    return _categorical(column, text), [cell for block in blocks for cell in block], text
+    assert TEXT == pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+    return _categorical(column), [cell for block in blocks for cell in block], TEXT
 
 
 def test_categorical_of_chunks_with_their_own_dictionaries():
@@ -221,7 +221,7 @@ def test_categorical_of_chunks_with_their_own_dictionaries():
     assert list(values.categories) == ["A1", "A2", "A3", "A4"]  # in order of appearance
     assert values.categories.dtype == text and values.codes.dtype == np.int8
     many = pa.chunked_array([pa.array([f"A{i}" for i in range(300)]).dictionary_encode()])
-    assert _categorical(many, text).codes.dtype == np.int16  # as narrow as pandas keeps them
+    assert _categorical(many).codes.dtype == np.int16  # as narrow as pandas keeps them
 
 
 def test_block_size_grows_with_the_file():
@@ -273,12 +273,11 @@ def test_categorical_of_one_chunk_keeps_its_dictionary():
 
     cells = ["B", None, "A", "B", None, "C"]
     column = pa.chunked_array([pa.array(cells, type=pa.string()).dictionary_encode()])
-    text = pd.StringDtype("pyarrow", na_value=np.nan)
-    values = _categorical(column, text)
+    values = _categorical(column)
     assert [None if pd.isna(v) else v for v in values.astype(object)] == cells
     assert list(values.categories) == ["B", "A", "C"]
     assert values.codes.tolist() == [0, -1, 1, 0, -1, 2]
-    assert values.categories.dtype == text and values.codes.dtype == np.int8
+    assert values.categories.dtype == pd.StringDtype("pyarrow", na_value=np.nan) and values.codes.dtype == np.int8
 
 
 @pytest.mark.parametrize(
