@@ -32,6 +32,7 @@ from selection.rubric import Rubric
 
 __all__ = ["EligibilityResult", "check_eligibility"]
 
+
 def _ids(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """The identifiers as the result table holds them: what a DataFrame makes
     of their values (text becomes pandas' ``str``), text built by pyarrow.
