@@ -200,11 +200,7 @@ def _arrow_cells(column: pd.Series) -> pa.Array | None:
 def _python_text(cells: pa.Array) -> np.ndarray:
     """Arrow strings as :func:`_text` gives them: trimmed Python strings, None
     for blank or missing cells (an object array)."""
-    return _python_strings(pc.utf8_trim_whitespace(cells))
-
-
-def _python_strings(trimmed: pa.Array) -> np.ndarray:
-    """:func:`_python_text` of cells already trimmed."""
+    trimmed = pc.utf8_trim_whitespace(cells)
     values = trimmed.to_numpy(zero_copy_only=False).astype(object, copy=False)  # nulls: None
     blank = pc.equal(trimmed, "")
     if pc.any(blank).as_py():
@@ -697,7 +693,7 @@ def _str_text(column: pd.Series) -> pd.Series:
 
 
 def _blank_to_null(trimmed: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Trimmed Arrow text with its blank cells missing: :func:`_python_strings` in Arrow."""
+    """Trimmed Arrow text with its blank cells missing: :func:`_python_text` in Arrow."""
     blank = pc.equal(trimmed, "")
     return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed) if pc.any(blank).as_py() else trimmed
 
